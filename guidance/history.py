@@ -1,0 +1,161 @@
+"""Who and why for every history row.
+
+Every write to a tracked model happens inside ``recording(user=..., reason=...)``. The
+block runs in one transaction; each history row written in it points at the ChangeSet
+that is stored when the block ends. A write outside ``recording`` is refused, so no
+history row can lack a user and a reason.
+"""
+
+import contextlib
+import contextvars
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models.signals import pre_delete, pre_save
+from django.dispatch import receiver
+from django.utils import timezone
+from simple_history import utils as simple_history_utils
+from simple_history.signals import pre_create_historical_record
+
+from . import ledger
+from .models import ChangeSet
+
+SYSTEM_USERNAME = "system"
+
+_current = contextvars.ContextVar("guidance_change_set", default=None)
+
+
+class HistoryWithoutReason(RuntimeError):
+    """A tracked model was written outside recording(): its history would lack who and why."""
+
+
+class PendingChange:
+    """The ChangeSet of the block being run, stored when the block commits."""
+
+    def __init__(self, *, user, reason, kind, source, guidance):
+        self.id = uuid.uuid4()
+        self.user = user
+        self.reason = reason
+        self.kind = kind
+        self.source = source
+        self.guidance = guidance
+        self.started_at = timezone.now()
+
+    def save(self):
+        change_set = ChangeSet(
+            id=self.id,
+            created_at=self.started_at,
+            user=self.user,
+            reason=self.reason,
+            kind=self.kind,
+            source=self.source,
+            guidance=self.guidance,
+        )
+        ledger.seal(change_set)
+        change_set.save(force_insert=True)
+        return change_set
+
+
+def system_user():
+    """The named account that management commands act as when no user is given."""
+    user, _ = get_user_model().objects.get_or_create(
+        username=SYSTEM_USERNAME,
+        defaults={"first_name": "System", "is_active": False},
+    )
+    return user
+
+
+@contextlib.contextmanager
+def recording(*, user=None, reason, kind="", source=ChangeSet.Source.SYSTEM, guidance=None):
+    """Run a block of writes as one audited change, in one transaction."""
+    if not reason or not reason.strip():
+        raise HistoryWithoutReason("A change needs a reason.")
+    if _current.get() is not None:
+        # A workflow called from inside another change is part of that change.
+        yield _current.get()
+        return
+    with transaction.atomic():
+        pending = PendingChange(
+            user=user or system_user(),
+            reason=reason.strip(),
+            kind=kind,
+            source=source,
+            guidance=guidance,
+        )
+        token = _current.set(pending)
+        try:
+            yield pending
+            # Reset before sealing: sealing writes nothing tracked.
+            _current.reset(token)
+            token = None
+            pending.save()
+        finally:
+            if token is not None:
+                _current.reset(token)
+
+
+def current_change():
+    return _current.get()
+
+
+def set_change_guidance(guidance):
+    """Name the document a change was about once it is known (an import learns it late)."""
+    pending = _current.get()
+    if pending is not None and pending.guidance is None:
+        pending.guidance = guidance
+
+
+def _is_tracked(model):
+    return hasattr(model._meta.concrete_model._meta, "simple_history_manager_attribute")
+
+
+@receiver(pre_save)
+@receiver(pre_delete)
+def refuse_untracked_write(sender, instance, raw=False, **kwargs):
+    # Refuse before the row is written, so that nothing is half-done outside a transaction.
+    if not raw and _is_tracked(sender) and _current.get() is None:
+        raise HistoryWithoutReason(
+            f"{sender.__name__} {instance.pk} was written outside recording(): "
+            "wrap the write in guidance.history.recording(user=..., reason=...)."
+        )
+
+
+@receiver(pre_create_historical_record)
+def stamp_history_row(sender, instance, history_instance, **kwargs):
+    pending = _current.get()
+    if pending is None:
+        raise HistoryWithoutReason(
+            f"{type(instance).__name__} {instance.pk} was written outside recording(): "
+            "wrap the write in guidance.history.recording(user=..., reason=...)."
+        )
+    history_instance.change_set_id = pending.id
+    history_instance.history_user = pending.user
+    history_instance.history_change_reason = pending.reason
+    history_instance.history_date = pending.started_at
+
+
+def _bulk_history_arguments():
+    pending = _current.get()
+    if pending is None:
+        raise HistoryWithoutReason("A bulk write needs recording(user=..., reason=...).")
+    return {
+        "default_user": pending.user,
+        "default_change_reason": pending.reason,
+        "default_date": pending.started_at,
+        "custom_historical_attrs": {"change_set_id": pending.id},
+    }
+
+
+def bulk_create_with_history(objs, model, batch_size=500):
+    """Insert many rows and their history rows, as part of the current change."""
+    return simple_history_utils.bulk_create_with_history(
+        objs, model, batch_size=batch_size, **_bulk_history_arguments()
+    )
+
+
+def bulk_update_with_history(objs, model, fields, batch_size=500):
+    """Update many rows and write their history rows, as part of the current change."""
+    return simple_history_utils.bulk_update_with_history(
+        objs, model, fields, batch_size=batch_size, **_bulk_history_arguments()
+    )

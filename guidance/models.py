@@ -1,0 +1,610 @@
+"""The guidance record: programmes, documents, their parts, relations and history.
+
+Every model an editor can change keeps full history. Each history row belongs to a
+ChangeSet (one admin save, one workflow run, one import) that says who and why.
+"""
+
+import re
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+REFERENCE_PATTERN = re.compile(r"^\s*([A-Za-z]{1,8})\s*-?\s*0*(\d{1,6})\s*$")
+
+
+class MalformedReference(ValueError):
+    pass
+
+
+def split_reference(value):
+    """Return (PREFIX, number) for a reference such as 'ipg0640' or 'HTG 501'."""
+    match = REFERENCE_PATTERN.match(value or "")
+    if not match:
+        raise MalformedReference(
+            f"{value!r} is not a guidance reference (expected letters then a number, e.g. HTG501)"
+        )
+    return match.group(1).upper(), int(match.group(2))
+
+
+def normalise_reference(value):
+    """Return the stored form of a reference: upper-case prefix, number without leading zeros."""
+    prefix, number = split_reference(value)
+    return f"{prefix}{number}"
+
+
+class DatePrecision(models.TextChoices):
+    DAY = "day", _("day")
+    MONTH = "month", _("month")
+    YEAR = "year", _("year")
+
+    def format(self, value):
+        """Show a date no more precisely than it is known: '30 January 2019', 'January 2026'."""
+        if value is None:
+            return ""
+        if self == DatePrecision.DAY:
+            return f"{value.day} {value:%B %Y}"
+        if self == DatePrecision.MONTH:
+            return f"{value:%B %Y}"
+        return f"{value:%Y}"
+
+
+def format_date(value, precision):
+    if value is None or not precision:
+        return ""
+    return DatePrecision(precision).format(value)
+
+
+def date_json(value, precision):
+    if value is None:
+        return None
+    return {"date": value.isoformat(), "precision": precision}
+
+
+class ChangeKind(models.TextChoices):
+    MAJOR = "major", _("Major")
+    MINOR = "minor", _("Minor")
+
+
+class ChangeSet(models.Model):
+    """One change as a person or process made it: an admin save, a workflow run, an import.
+
+    Written once, when the change commits; the history rows of that change point at it.
+    """
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("Admin")
+        WORKFLOW = "workflow", _("Workflow")
+        IMPORT = "import", _("Import")
+        SYSTEM = "system", _("System")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="change_sets"
+    )
+    reason = models.TextField(_("reason"))
+    kind = models.CharField(_("major or minor"), max_length=5, choices=ChangeKind, blank=True)
+    source = models.CharField(max_length=10, choices=Source, default=Source.SYSTEM)
+    guidance = models.ForeignKey(
+        "Guidance",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="change_sets",
+        help_text=_("The document this change was about, when it was about one."),
+    )
+    # Tamper evidence: a hash over this change's history rows, chained to the previous change.
+    sequence = models.PositiveBigIntegerField(unique=True)
+    previous_digest = models.CharField(max_length=64, blank=True)
+    digest = models.CharField(max_length=64, blank=True)
+    row_hashes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        get_latest_by = "created_at"
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.user}: {self.reason}"
+
+
+class ChangeSetHistory(models.Model):
+    """Fields every history row carries besides simple-history's own."""
+
+    change_set = models.ForeignKey(
+        ChangeSet, on_delete=models.PROTECT, related_name="+", db_index=True
+    )
+
+    class Meta:
+        abstract = True
+
+
+def tracked_history():
+    return HistoricalRecords(bases=[ChangeSetHistory], cascade_delete_history=False)
+
+
+class Programme(models.Model):
+    class Vocabulary(models.TextChoices):
+        INTERVENTIONAL = "interventional", _("Interventional procedures")
+        HEALTHTECH = "healthtech", _("HealthTech")
+        MEDTECH = "medtech", _("Medical technologies")
+        APPRAISAL = "appraisal", _("Technology appraisal")
+        GUIDELINE = "guideline", _("Guideline (strength by verb)")
+        NONE = "none", _("No categories")
+
+    code = models.CharField(
+        _("prefix"),
+        max_length=8,
+        unique=True,
+        help_text=_("The letters of the programme's references, e.g. HTG, IPG, NG."),
+    )
+    name = models.CharField(
+        _("name"), max_length=200, help_text=_("As NICE prints it, e.g. 'HealthTech guidance'.")
+    )
+    recommendation_vocabulary = models.CharField(
+        max_length=20,
+        choices=Vocabulary,
+        default=Vocabulary.NONE,
+        help_text=_("Which categories its recommendations are put in."),
+    )
+    is_active = models.BooleanField(
+        default=True, help_text=_("Retired programmes publish no new guidance.")
+    )
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class ResponsibilityStatement(models.Model):
+    """The 'Your responsibility' wording of a programme, from the date it applies."""
+
+    programme = models.ForeignKey(
+        Programme, on_delete=models.PROTECT, related_name="responsibility_statements"
+    )
+    applies_from = models.DateField()
+    applies_from_precision = models.CharField(
+        max_length=5, choices=DatePrecision, default=DatePrecision.DAY
+    )
+    text = models.TextField(help_text=_("Paragraphs separated by a blank line."))
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["programme", "-applies_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "applies_from"], name="one_responsibility_per_programme_date"
+            )
+        ]
+
+    def __str__(self):
+        applies_from = format_date(self.applies_from, self.applies_from_precision)
+        return f"{self.programme.code} from {applies_from}"
+
+    @property
+    def paragraphs(self):
+        return [p for p in self.text.split("\n\n") if p.strip()]
+
+
+class GuidanceStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    TEMPORARILY_WITHDRAWN = "temporarily-withdrawn", _("Temporarily withdrawn")
+    RETIRED = "retired", _("Retired")
+    TERMINATED = "terminated", _("Terminated")
+
+    @property
+    def is_public(self):
+        return self != GuidanceStatus.DRAFT
+
+    @property
+    def is_withdrawn(self):
+        return self in (
+            GuidanceStatus.WITHDRAWN,
+            GuidanceStatus.TEMPORARILY_WITHDRAWN,
+            GuidanceStatus.RETIRED,
+            GuidanceStatus.TERMINATED,
+        )
+
+
+class GuidanceQuerySet(models.QuerySet):
+    def published(self):
+        """Everything the public may see: all but drafts (withdrawn guidance keeps its page)."""
+        return self.exclude(status=GuidanceStatus.DRAFT)
+
+    def documents(self):
+        """Records we hold text for, not stubs known only from a notice."""
+        return self.filter(is_stub=False)
+
+    def by_reference(self, reference):
+        return self.filter(reference=normalise_reference(reference))
+
+
+class Guidance(models.Model):
+    reference = models.CharField(
+        _("reference"),
+        max_length=20,
+        unique=True,
+        help_text=_(
+            "Programme prefix and number, e.g. HTG501. Stored upper case, no leading zeros."
+        ),
+    )
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="guidance")
+    number = models.PositiveIntegerField(_("number"))
+    title = models.CharField(_("title"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"), max_length=25, choices=GuidanceStatus, default=GuidanceStatus.DRAFT
+    )
+    status_explanation = models.TextField(
+        _("public explanation"),
+        blank=True,
+        help_text=_("Shown to the public on withdrawn, retired or terminated guidance."),
+    )
+    is_stub = models.BooleanField(
+        _("known only from a notice"),
+        default=False,
+        help_text=_("A reference named by another document's notice; we hold none of its text."),
+    )
+    published_on = models.DateField(_("published"), null=True, blank=True)
+    published_precision = models.CharField(
+        max_length=5, choices=DatePrecision, default=DatePrecision.DAY
+    )
+    last_updated_on = models.DateField(
+        _("last updated"),
+        null=True,
+        blank=True,
+        help_text=_("Date of the last major change; a minor change leaves it as it is."),
+    )
+    last_updated_precision = models.CharField(
+        max_length=5, choices=DatePrecision, default=DatePrecision.MONTH
+    )
+    isbn = models.CharField(_("ISBN"), max_length=20, blank=True)
+    minor_changes_heading = models.CharField(
+        max_length=100,
+        default="Minor changes since publication",
+        help_text=_("Older documents say 'Minor changes after publication'."),
+    )
+    version = models.PositiveIntegerField(
+        default=1, help_text=_("Counts saves, so that two editors cannot overwrite each other.")
+    )
+
+    objects = GuidanceQuerySet.as_manager()
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["programme__code", "number"]
+        verbose_name_plural = _("guidance")
+        constraints = [
+            models.CheckConstraint(condition=Q(number__gt=0), name="guidance_number_positive"),
+        ]
+        permissions = [
+            ("publish_guidance", "Can publish, withdraw and reinstate guidance"),
+            ("migrate_guidance", "Can migrate and replace guidance"),
+            ("view_audit", "Can read the audit history"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference}: {self.title}" if self.title else self.reference
+
+    def save(self, *args, **kwargs):
+        self.reference = normalise_reference(self.reference)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("guidance:overview", args=[self.reference.lower()])
+
+    @property
+    def status_enum(self):
+        return GuidanceStatus(self.status)
+
+    @property
+    def published_display(self):
+        return format_date(self.published_on, self.published_precision)
+
+    @property
+    def last_updated_display(self):
+        return format_date(self.last_updated_on, self.last_updated_precision)
+
+    @property
+    def programme_long_name(self):
+        return self.programme.name
+
+
+class Chapter(models.Model):
+    guidance = models.ForeignKey(Guidance, on_delete=models.CASCADE, related_name="chapters")
+    position = models.PositiveIntegerField()
+    number = models.CharField(
+        max_length=10, blank=True, help_text=_("As published; may be absent or have gaps.")
+    )
+    title = models.CharField(max_length=500)
+    slug = models.SlugField(
+        max_length=200, help_text=_("From the numbered heading, e.g. 1-recommendations.")
+    )
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["guidance", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guidance", "position"], name="one_chapter_per_position"
+            ),
+            models.UniqueConstraint(fields=["guidance", "slug"], name="unique_chapter_slug"),
+        ]
+
+    def __str__(self):
+        return self.heading
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = chapter_slug(self.number, self.title)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("guidance:chapter", args=[self.guidance.reference.lower(), self.slug])
+
+    @property
+    def heading(self):
+        return f"{self.number} {self.title}" if self.number else self.title
+
+    @property
+    def is_recommendations(self):
+        return is_recommendations_title(self.title)
+
+
+def chapter_slug(number, title):
+    return slugify(f"{number} {title}" if number else title)[:200]
+
+
+def is_recommendations_title(title):
+    return title.strip().lower() in {"recommendations", "guidance", "the recommendations"}
+
+
+class RecommendationCategory(models.TextChoices):
+    # Interventional procedures
+    STANDARD_ARRANGEMENTS = "standard arrangements", _("standard arrangements")
+    SPECIAL_ARRANGEMENTS = "special arrangements", _("special arrangements")
+    ONLY_IN_RESEARCH = "only in research", _("only in research")
+    DO_NOT_USE = "do not use", _("do not use")
+    # NICE-wide wording since the HealthTech merge
+    CAN_BE_USED = "can be used", _("can be used")
+    EVIDENCE_GENERATION = (
+        "can be used during evidence generation",
+        _("can be used during evidence generation"),
+    )
+    MORE_RESEARCH_NEEDED = "more research is needed", _("more research is needed")
+    SHOULD_NOT_BE_USED = "should not be used", _("should not be used")
+    # Medical technologies
+    CASE_SUPPORTED = "case for adoption supported", _("case for adoption supported")
+    CASE_PARTIALLY_SUPPORTED = (
+        "case for adoption partially supported",
+        _("case for adoption partially supported"),
+    )
+    CASE_NOT_SUPPORTED = "case for adoption not supported", _("case for adoption not supported")
+    # Technology appraisals
+    RECOMMENDED = "recommended", _("recommended")
+    OPTIMISED = "optimised", _("optimised")
+    NOT_RECOMMENDED = "not recommended", _("not recommended")
+    # Guidelines: strength shown by the verb
+    OFFER = "offer", _("offer (strong)")
+    CONSIDER = "consider", _("consider")
+    DO_NOT_OFFER = "do not offer", _("do not offer")
+
+
+block_history = tracked_history()
+
+
+class Block(models.Model):
+    """One piece of a chapter, in order: sub-heading, paragraph, recommendation or rationale."""
+
+    class Kind(models.TextChoices):
+        HEADING = "heading", _("sub-heading")
+        PARAGRAPH = "paragraph", _("paragraph")
+        RECOMMENDATION = "recommendation", _("recommendation")
+        RATIONALE = "rationale", _("rationale")
+
+    guidance = models.ForeignKey(Guidance, on_delete=models.CASCADE, related_name="blocks")
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="blocks")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.PARAGRAPH)
+    number = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text=_("As published, e.g. 2.4 or 1.1.3; blank for text without a number."),
+    )
+    title = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "For a rationale: its heading, e.g. 'Why the committee made these recommendations'."
+        ),
+    )
+    text = models.TextField(blank=True)
+    bullets = models.JSONField(
+        default=list, blank=True, help_text=_("The paragraph's bullet list, one item each.")
+    )
+    category = models.CharField(
+        max_length=50,
+        choices=RecommendationCategory,
+        blank=True,
+        help_text=_("Recommendations only: the category the wording puts it in."),
+    )
+
+    history = block_history
+
+    class Meta:
+        ordering = ["chapter__position", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["chapter", "position"], name="one_block_per_position"),
+            models.UniqueConstraint(
+                fields=["chapter", "number"],
+                condition=~Q(number=""),
+                name="one_number_per_paragraph_in_chapter",
+            ),
+            models.CheckConstraint(
+                condition=Q(category="") | Q(kind="recommendation"),
+                name="only_recommendations_have_a_category",
+            ),
+        ]
+
+    def __str__(self):
+        label = self.number or self.title or self.get_kind_display()
+        return f"{self.guidance.reference} {label}" if self.guidance_id else label
+
+    @property
+    def anchor(self):
+        return self.number
+
+
+class RecommendationManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=Block.Kind.RECOMMENDATION)
+
+
+class Recommendation(Block):
+    """The recommendations of a document: numbered blocks of its recommendations chapter."""
+
+    objects = RecommendationManager()
+
+    class Meta:
+        proxy = True
+
+    def save(self, *args, **kwargs):
+        self.kind = Block.Kind.RECOMMENDATION
+        super().save(*args, **kwargs)
+
+
+# Django sends a proxy's save signals with the proxy as sender; simple-history listens for
+# the concrete model only, so a recommendation saved through the proxy needs these too.
+models.signals.post_save.connect(block_history.post_save, sender=Recommendation, weak=False)
+models.signals.post_delete.connect(block_history.post_delete, sender=Recommendation, weak=False)
+
+
+class Organisation(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Endorsement(models.Model):
+    guidance = models.ForeignKey(Guidance, on_delete=models.CASCADE, related_name="endorsements")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="endorsements"
+    )
+    statement = models.TextField(
+        blank=True, help_text=_("As printed, e.g. 'This guidance has been endorsed by …'.")
+    )
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["guidance", "organisation__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guidance", "organisation"], name="one_endorsement_per_organisation"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.guidance.reference} endorsed by {self.organisation}"
+
+
+class UpdateEntry(models.Model):
+    """A dated entry of a document's 'Update information', in published order."""
+
+    guidance = models.ForeignKey(Guidance, on_delete=models.CASCADE, related_name="update_entries")
+    position = models.PositiveIntegerField()
+    date = models.DateField()
+    precision = models.CharField(max_length=5, choices=DatePrecision, default=DatePrecision.MONTH)
+    kind = models.CharField(max_length=5, choices=ChangeKind)
+    text = models.TextField()
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["guidance", "position"]
+        verbose_name_plural = _("update entries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guidance", "position"], name="one_update_entry_per_position"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.guidance.reference} {self.date_display} ({self.kind})"
+
+    @property
+    def date_display(self):
+        return format_date(self.date, self.precision)
+
+
+class RelationType(models.TextChoices):
+    """Read as: source <type> target, e.g. HTG501 replaces IPG420; IPG640 migrated to HTG501."""
+
+    REPLACES = "replaces", _("replaces")
+    PARTIALLY_REPLACES = "partially-replaces", _("partially replaces")
+    MIGRATED_TO = "migrated-to", _("migrated to")
+    READ_WITH = "read-with", _("read in conjunction with")
+    BASED_ON = "based-on", _("is based on")
+
+    @property
+    def inverse_label(self):
+        return {
+            "replaces": _("is replaced by"),
+            "partially-replaces": _("is partially replaced by"),
+            "migrated-to": _("migrated from"),
+            "read-with": _("read in conjunction with"),
+            "based-on": _("is the basis of"),
+        }[self.value]
+
+
+class Relation(models.Model):
+    source = models.ForeignKey(Guidance, on_delete=models.PROTECT, related_name="relations")
+    type = models.CharField(max_length=20, choices=RelationType)
+    target = models.ForeignKey(Guidance, on_delete=models.PROTECT, related_name="inverse_relations")
+    effective_on = models.DateField(null=True, blank=True)
+    effective_precision = models.CharField(
+        max_length=5, choices=DatePrecision, default=DatePrecision.MONTH
+    )
+    note = models.TextField(blank=True, help_text=_("The notice wording, as published."))
+    position = models.PositiveIntegerField(
+        default=0, help_text=_("Order among the source's relations, as the notice lists them.")
+    )
+
+    history = tracked_history()
+
+    class Meta:
+        ordering = ["source", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "type", "target"], name="one_relation_per_type_and_pair"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="no_self_relation"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source.reference} {self.get_type_display()} {self.target.reference}"
+
+    @property
+    def effective_display(self):
+        return format_date(self.effective_on, self.effective_precision)
