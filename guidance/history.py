@@ -13,7 +13,7 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import pre_delete, pre_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 from simple_history import utils as simple_history_utils
 from simple_history.signals import pre_create_historical_record
@@ -24,6 +24,9 @@ from .models import ChangeSet
 SYSTEM_USERNAME = "system"
 
 _current = contextvars.ContextVar("guidance_change_set", default=None)
+
+# Sent after a change commits, with change_set=; receivers may purge caches, nothing more.
+change_committed = Signal()
 
 
 class HistoryWithoutReason(RuntimeError):
@@ -54,6 +57,9 @@ class PendingChange:
         )
         ledger.seal(change_set)
         change_set.save(force_insert=True)
+        transaction.on_commit(
+            lambda: change_committed.send(sender=ChangeSet, change_set=change_set)
+        )
         return change_set
 
 
@@ -159,3 +165,18 @@ def bulk_update_with_history(objs, model, fields, batch_size=500):
     return simple_history_utils.bulk_update_with_history(
         objs, model, fields, batch_size=batch_size, **_bulk_history_arguments()
     )
+
+
+def guidance_ids_touched_by(change_set_id):
+    """Ids of every document whose record or parts a change wrote (relations: both ends)."""
+    from .models import Guidance  # noqa: PLC0415
+
+    ids = set(Guidance.history.filter(change_set_id=change_set_id).values_list("id", flat=True))
+    for model in ledger.history_models():
+        for column in ("guidance_id", "source_id", "target_id"):
+            if any(field.attname == column for field in model._meta.concrete_fields):
+                ids.update(
+                    model.objects.filter(change_set_id=change_set_id).values_list(column, flat=True)
+                )
+    ids.discard(None)
+    return ids
