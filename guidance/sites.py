@@ -1,0 +1,44 @@
+"""The admin site editors, publishers and auditors use.
+
+Kept apart from admin.py because INSTALLED_APPS imports it before any model is loaded.
+"""
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistryAdminSite(admin.AdminSite):
+    site_header = _("Guidance registry")
+    site_title = _("Guidance registry")
+    index_title = _("Records")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Deleting in bulk would skip the reason every change needs, and the guard that
+        # keeps published guidance: deletion goes through the delete page, one record at a time.
+        self.disable_action("delete_selected")
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        def refuse_signed_in_without_role(request, *args, **kwargs):
+            # Someone signed in without a role is refused, not sent back to a sign-in page
+            # that cannot help them.
+            logging_out = request.path == reverse("admin:logout", current_app=self.name)
+            if (
+                request.user.is_authenticated
+                and not self.has_permission(request)
+                and not logging_out
+            ):
+                raise PermissionDenied
+            return inner(request, *args, **kwargs)
+
+        refuse_signed_in_without_role.admin_site = self
+        return refuse_signed_in_without_role
+
+
+class RegistryAdminConfig(AdminConfig):
+    default_site = "guidance.sites.RegistryAdminSite"
