@@ -56,6 +56,8 @@ class PendingChange:
             guidance=self.guidance,
         )
         ledger.seal(change_set)
+        if not change_set.row_hashes:
+            return None  # nothing was written: no change to record
         change_set.save(force_insert=True)
         transaction.on_commit(
             lambda: change_committed.send(sender=ChangeSet, change_set=change_set)

@@ -1,0 +1,35 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from guidance.importers import ReferenceFinder, import_guidance_file
+
+
+class Command(BaseCommand):
+    help = "Import NICE guidance documents from their text; each file in its own transaction."
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", help="Text files of NICE guidance documents.")
+        parser.add_argument("--dry-run", action="store_true", help="Show what would change.")
+        parser.add_argument("--user", help="Username to record as the importer (default: system).")
+
+    def handle(self, paths, dry_run=False, user=None, **options):
+        if user:
+            try:
+                user = get_user_model().objects.get(username=user)
+            except get_user_model().DoesNotExist:
+                raise CommandError(f"--user {user!r}: no such user") from None
+        finder = ReferenceFinder()
+        failed = 0
+        for path in paths:
+            result = import_guidance_file(path, user=user, dry_run=dry_run, finder=finder)
+            if result.error:
+                failed += 1
+                self.stderr.write(self.style.ERROR(str(result.error)))
+                continue
+            prefix = "would change " if dry_run and result.changed else ""
+            self.stdout.write(f"{result.path}: {prefix}{result.summary()}")
+            if dry_run or options["verbosity"] > 1:
+                for change in result.changes:
+                    self.stdout.write(f"  {change}")
+        if failed:
+            raise CommandError(f"{failed} of {len(paths)} files not imported")

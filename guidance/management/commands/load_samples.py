@@ -1,0 +1,15 @@
+from pathlib import Path
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+class Command(BaseCommand):
+    help = "Import the sample NICE documents that ship with the project (see samples/README.md)."
+
+    def handle(self, **options):
+        paths = sorted(str(p) for p in SAMPLES.iterdir() if p.suffix in {".txt", ".md"})
+        paths = [p for p in paths if not p.endswith("README.md")]
+        call_command("import_guidance", *paths, stdout=self.stdout, stderr=self.stderr)
