@@ -719,20 +719,29 @@ class DocumentWriter:
         self.result = result
         self.programmes = {p.code: p for p in Programme.objects.all()}
 
-    def _save(self, obj, label, fields):
-        """Save obj if any of fields differs from what is stored; count it."""
+    def _save(self, obj, label, values=None):
+        """Give obj these values and save it if it is new or any value differs; count it.
+
+        obj is as loaded from the database, so comparing with it needs no query.
+        """
+        values = values or {}
+        differing = [name for name, value in values.items() if getattr(obj, name) != value]
+        for name in differing:
+            setattr(obj, name, values[name])
         if obj.pk is None:
             obj.save()
+            obj._created_by_import = True
             self.result.created[label] += 1
             self.result.changes.append(f"+ {label} {obj}")
-            return obj
-        stored = type(obj).objects.filter(pk=obj.pk).values(*fields).first()
-        differing = [name for name in fields if stored[name] != getattr(obj, name)]
-        if differing:
+        elif differing:
             obj.save()
             self.result.updated[label] += 1
             self.result.changes.append(f"~ {label} {obj}: {', '.join(differing)}")
         return obj
+
+    @staticmethod
+    def _is_new(obj):
+        return getattr(obj, "_created_by_import", False)
 
     def _delete(self, obj, label):
         self.result.deleted[label] += 1
@@ -750,11 +759,7 @@ class DocumentWriter:
                 status=GuidanceStatus.PUBLISHED,
                 is_stub=True,
             )
-            if not values:
-                return self._save(guidance, "guidance", [])
-        for name, value in values.items():
-            setattr(guidance, name, value)
-        return self._save(guidance, "guidance", list(values))
+        return self._save(guidance, "guidance", values)
 
     def write(self):
         parsed = self.parsed
@@ -781,17 +786,19 @@ class DocumentWriter:
         return guidance
 
     def _chapters(self, guidance):
-        stored = {c.position: c for c in guidance.chapters.all()}
+        stored = {} if self._is_new(guidance) else {c.position: c for c in guidance.chapters.all()}
         for position in sorted(set(stored) - set(range(1, len(self.parsed.chapters) + 1))):
             self._delete(stored.pop(position), "chapter")
         for position, parsed in enumerate(self.parsed.chapters, start=1):
-            chapter = stored.get(position) or Chapter(guidance=guidance, position=position)
-            chapter.number, chapter.title, chapter.slug = parsed.number, parsed.title, parsed.slug
-            chapter = self._save(chapter, "chapter", ["number", "title", "slug"])
+            chapter = self._save(
+                stored.get(position) or Chapter(guidance=guidance, position=position),
+                "chapter",
+                {"number": parsed.number, "title": parsed.title, "slug": parsed.slug},
+            )
             self._blocks(guidance, chapter, parsed.blocks)
 
     def _blocks(self, guidance, chapter, parsed_blocks):
-        stored = {b.position: b for b in chapter.blocks.all()} if chapter.pk else {}
+        stored = {} if self._is_new(chapter) else {b.position: b for b in chapter.blocks.all()}
         wanted = dict(enumerate(parsed_blocks, start=1))
         for position, block in sorted(stored.items()):
             # A block whose number changes is a different paragraph: remove, then add anew,
@@ -803,20 +810,18 @@ class DocumentWriter:
             block = stored.get(position) or Block(
                 guidance=guidance, chapter=chapter, position=position
             )
-            for name in fields:
-                setattr(block, name, getattr(parsed, name))
-            self._save(block, "paragraph", fields)
+            self._save(block, "paragraph", {name: getattr(parsed, name) for name in fields})
 
     def _updates(self, guidance):
-        stored = {u.position: u for u in guidance.update_entries.all()}
+        stored = (
+            {} if self._is_new(guidance) else {u.position: u for u in guidance.update_entries.all()}
+        )
         for position in sorted(set(stored) - set(range(1, len(self.parsed.updates) + 1))):
             self._delete(stored.pop(position), "update entry")
         fields = ["date", "precision", "kind", "text"]
         for position, parsed in enumerate(self.parsed.updates, start=1):
             entry = stored.get(position) or UpdateEntry(guidance=guidance, position=position)
-            for name in fields:
-                setattr(entry, name, getattr(parsed, name))
-            self._save(entry, "update entry", fields)
+            self._save(entry, "update entry", {name: getattr(parsed, name) for name in fields})
 
     def _endorsements(self, guidance):
         stored = {
@@ -829,11 +834,10 @@ class DocumentWriter:
             endorsement = stored.get(name)
             if endorsement is None:
                 organisation = Organisation.objects.filter(name=name).first() or self._save(
-                    Organisation(name=name), "organisation", []
+                    Organisation(name=name), "organisation"
                 )
                 endorsement = Endorsement(guidance=guidance, organisation=organisation)
-            endorsement.statement = statement
-            self._save(endorsement, "endorsement", ["statement"])
+            self._save(endorsement, "endorsement", {"statement": statement})
 
     def _relations(self):
         # Relations are added and corrected, never removed by an import: editors record
@@ -844,15 +848,20 @@ class DocumentWriter:
                 if reference not in guidance:
                     guidance[reference] = self._guidance(reference)
             source, target = guidance[parsed.source], guidance[parsed.target]
-            relation = Relation.objects.filter(
-                source=source, type=parsed.type, target=target
-            ).first() or Relation(source=source, type=parsed.type, target=target)
-            relation.effective_on = parsed.effective_on
-            relation.effective_precision = parsed.effective_precision
-            relation.note = parsed.note
-            relation.position = position
+            existing = None
+            if not (self._is_new(source) or self._is_new(target)):
+                existing = Relation.objects.filter(
+                    source=source, type=parsed.type, target=target
+                ).first()
             self._save(
-                relation, "relation", ["effective_on", "effective_precision", "note", "position"]
+                existing or Relation(source=source, type=parsed.type, target=target),
+                "relation",
+                {
+                    "effective_on": parsed.effective_on,
+                    "effective_precision": parsed.effective_precision,
+                    "note": parsed.note,
+                    "position": position,
+                },
             )
 
     def _responsibility(self, guidance):
@@ -879,7 +888,6 @@ class DocumentWriter:
                 text=text,
             ),
             "responsibility statement",
-            [],
         )
 
 
