@@ -1,6 +1,7 @@
 import pytest
 
 from guidance.history import recording
+from tests.history_triggers import flush_lifts_history_triggers  # noqa: F401
 
 
 @pytest.fixture
