@@ -163,8 +163,10 @@ def read_elements(text):
 
     def flush():
         if paragraph:
+            # A table keeps its rows; any other paragraph is one line of text.
+            joiner = "\n" if all(part.startswith("|") for _, part in paragraph) else " "
             elements.append(
-                Element("text", " ".join(part for _, part in paragraph), paragraph[0][0])
+                Element("text", joiner.join(part for _, part in paragraph), paragraph[0][0])
             )
             paragraph.clear()
 
@@ -329,7 +331,8 @@ REFERENCE_LINE = re.compile(r"^Reference(?: number)?:?\s+(\S+)$", re.IGNORECASE)
 GUIDANCE_URL = re.compile(r"nice\.org\.uk/guidance/([A-Za-z]{1,8}\d{1,6})\b", re.IGNORECASE)
 MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 REPLACES = re.compile(
-    r"^This (?:guidance|guideline|standard|appraisal|briefing) (partially )?replaces (.+?)\.?$",
+    r"^This (?:guidance|guideline|standard|appraisal|briefing) (?:updates and )?"
+    r"(partially )?replaces (.+?)\.?$",
     re.IGNORECASE,
 )
 REPLACED_BY = re.compile(
@@ -439,13 +442,30 @@ class DocumentParser:
             return
         numbered = NUMBERED_CHAPTER.match(element.text)
         sub_numbered = NUMBERED_PARAGRAPH.match(element.text)
-        if self.chapter and (sub_numbered or (not numbered and element.level > self.chapter.level)):
+        if self.chapter and self._is_sub_heading(element, numbered, sub_numbered):
             self._sub_heading(element, sub_numbered)
             return
         number, title = (numbered.group(1), numbered.group(2)) if numbered else ("", element.text)
         self.chapter = ParsedChapter(number, title.strip(), element.line, element.level)
+        taken = {c.slug for c in self.doc.chapters}
+        if self.chapter.slug in taken:
+            raise InvalidDocument(
+                f"chapter {element.text!r} has the same heading as an earlier chapter",
+                element.line,
+            )
         self.doc.chapters.append(self.chapter)
         self.section = "chapter"
+
+    def _is_sub_heading(self, element, numbered, sub_numbered):
+        """Heading levels differ between documents: decide by numbering first, then level."""
+        if sub_numbered or RATIONALE_HEADING.match(element.text):
+            return True
+        if numbered:
+            # '## 2 The condition' after '# 1 Recommendations' is the next chapter; a '### 1 …'
+            # inside chapter 2 (research recommendations, say) is a heading within it.
+            current = int(self.chapter.number) if self.chapter.number else 0
+            return element.level > self.chapter.level and int(numbered.group(1)) <= current
+        return element.level > self.chapter.level
 
     def _sub_heading(self, element, numbered):
         if RATIONALE_HEADING.match(element.text):

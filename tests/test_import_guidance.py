@@ -309,3 +309,24 @@ def test_load_samples_imports_every_sample(capsys):
     call_command("load_samples")
     references = set(Guidance.objects.values_list("reference", flat=True))
     assert {"HTG501", "IPG640", "IPG420", "MTG1", "IPG346", "IPG508"} <= references
+
+
+def test_an_appraisal_keeps_its_rationale_tables_and_research_headings():
+    result = import_guidance_file(DOCUMENTS / "ta_shape.md")
+    assert result.error is None
+    ta = Guidance.objects.get(reference="TA737")
+    assert [c.number for c in ta.chapters.all()] == ["1", "2", "3", "5", "4"]  # as published
+    assert ta.blocks.get(kind="recommendation").category == "optimised"
+    rationale = ta.blocks.get(kind=Block.Kind.RATIONALE)
+    assert rationale.chapter.number == "1"  # a rationale heading never starts a chapter
+    table = ta.blocks.get(text__startswith="| Dose")
+    assert table.text.splitlines()[2] == "| 200 mg | £5,260 |"
+    research = ta.chapters.get(number="4").blocks.first()
+    assert (research.kind, research.text) == ("heading", "1 Biomarkers")
+
+
+def test_two_chapters_with_one_heading_are_refused():
+    text = "# T\n\nReference: TA1\n\n# 1 Recommendations\n\n1.1 A.\n\n# 1 Recommendations\n"
+    result = import_guidance_text(text, path="twice.md")
+    assert "same heading as an earlier chapter" in str(result.error)
+    assert result.error.line == 9
