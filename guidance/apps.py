@@ -6,4 +6,4 @@ class GuidanceConfig(AppConfig):
     verbose_name = "Guidance"
 
     def ready(self):
-        from . import checks, history  # noqa: F401 - registers checks and history receivers
+        from . import checks, history, page_cache  # noqa: F401 - registers checks and receivers

@@ -218,6 +218,22 @@ class GuidanceStatus(models.TextChoices):
         )
 
 
+PUBLIC_STATUSES = [status for status in GuidanceStatus if status.is_public]
+SEARCH_CONFIG = "english"
+
+
+def guidance_search_vector():
+    from django.contrib.postgres.search import SearchVector  # noqa: PLC0415
+
+    return SearchVector("reference", "title", config=SEARCH_CONFIG)
+
+
+def block_search_vector():
+    from django.contrib.postgres.search import SearchVector  # noqa: PLC0415
+
+    return SearchVector("text", config=SEARCH_CONFIG)
+
+
 class GuidanceQuerySet(models.QuerySet):
     def published(self):
         """Everything the public may see: all but drafts (withdrawn guidance keeps its page)."""
@@ -229,6 +245,71 @@ class GuidanceQuerySet(models.QuerySet):
 
     def by_reference(self, reference):
         return self.filter(reference=normalise_reference(reference))
+
+    def for_public_page(self):
+        """Public records with what every public page shows: programme and relations."""
+        return (
+            self.published()
+            .select_related("programme")
+            .prefetch_related(
+                models.Prefetch(
+                    "relations",
+                    queryset=Relation.objects.filter(
+                        target__status__in=PUBLIC_STATUSES
+                    ).select_related("target__programme"),
+                ),
+                models.Prefetch(
+                    "inverse_relations",
+                    queryset=Relation.objects.filter(
+                        source__status__in=PUBLIC_STATUSES
+                    ).select_related("source__programme"),
+                ),
+            )
+        )
+
+    def search(self, text):
+        """Documents matching keywords, best first; a former reference finds its current document.
+
+        PostgreSQL ranks a web-style query (quoted phrases, OR, -word) over reference, title and
+        paragraph text, using the indexes of migration 0004; other databases match substrings.
+        """
+        from django.db import connection  # noqa: PLC0415
+
+        text = (text or "").strip()
+        if not text:
+            return self
+        migrations = Relation.objects.filter(type=RelationType.MIGRATED_TO)
+        try:
+            reference = normalise_reference(text)
+            # A migrated reference is found as the document it now is.
+            by_reference = Q(reference=reference) | Q(
+                pk__in=migrations.filter(source__reference=reference).values("target_id")
+            )
+        except MalformedReference:
+            by_reference = Q(pk__in=[])
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchRank  # noqa: PLC0415
+
+            query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+            # A union of index scans: an OR across the two tables would scan every document.
+            in_title = Guidance.objects.alias(vector=guidance_search_vector()).filter(vector=query)
+            in_text = Block.objects.alias(vector=block_search_vector()).filter(vector=query)
+            matches = in_title.values("pk").union(in_text.values("guidance_id"))
+            return (
+                self.filter(by_reference | Q(pk__in=matches))
+                .exclude(pk__in=migrations.values("source_id"))
+                .annotate(rank=SearchRank(guidance_search_vector(), query))
+                .order_by("-rank", "-published_on", "reference")
+            )
+        words = [word for word in text.replace('"', " ").split() if word]
+        matches = Q()
+        for word in words:
+            matches &= (
+                Q(title__icontains=word)
+                | Q(reference__iexact=word)
+                | Q(pk__in=Block.objects.filter(text__icontains=word).values("guidance_id"))
+            )
+        return self.filter(by_reference | matches).exclude(pk__in=migrations.values("source_id"))
 
 
 class Guidance(models.Model):
@@ -305,6 +386,9 @@ class Guidance(models.Model):
     def get_absolute_url(self):
         return reverse("guidance:overview", args=[self.reference.lower()])
 
+    def get_history_url(self):
+        return reverse("guidance:history", args=[self.reference.lower()])
+
     @property
     def status_enum(self):
         return GuidanceStatus(self.status)
@@ -320,6 +404,65 @@ class Guidance(models.Model):
     @property
     def programme_long_name(self):
         return self.programme.name
+
+    @property
+    def long_name(self):
+        """As NICE names it in notices: 'NICE interventional procedures guidance 508'."""
+        name = self.programme.name
+        if name.startswith("NICE"):
+            return f"{name} {self.reference}"
+        if name.split()[0][1:].islower():
+            name = name[0].lower() + name[1:]
+        return f"NICE {name} {self.number}"
+
+    # The relation helpers read the relations prefetched by GuidanceQuerySet.for_public_page().
+    def _outgoing(self, *types):
+        return [relation for relation in self.relations.all() if relation.type in types]
+
+    def _incoming(self, *types):
+        return [relation for relation in self.inverse_relations.all() if relation.type in types]
+
+    @property
+    def migration(self):
+        """The relation saying where this reference now lives, if it was migrated."""
+        return next(iter(self._outgoing(RelationType.MIGRATED_TO)), None)
+
+    @property
+    def former_references(self):
+        """Relations from the references this document was migrated from."""
+        return self._incoming(RelationType.MIGRATED_TO)
+
+    @property
+    def replaced_by(self):
+        return self._incoming(RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
+
+    @property
+    def replaces(self):
+        return self._outgoing(RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
+
+    @property
+    def other_relations(self):
+        """(wording, other document) for 'read in conjunction with' and 'is based on' relations."""
+        types = (RelationType.READ_WITH, RelationType.BASED_ON)
+        wording = {RelationType.READ_WITH: _("should be read in conjunction with")}
+        return [
+            (wording.get(r.type, r.get_type_display()), r.target) for r in self._outgoing(*types)
+        ] + [
+            (wording.get(r.type, RelationType(r.type).inverse_label), r.source)
+            for r in self._incoming(*types)
+        ]
+
+    def responsibility_statement(self, on=None):
+        """The programme's 'Your responsibility' wording in force on a date (default today)."""
+        from django.utils import timezone  # noqa: PLC0415
+
+        return (
+            self.programme.responsibility_statements.filter(
+                applies_from__lte=on or timezone.localdate()
+            )
+            .order_by("-applies_from")
+            .first()
+        )
 
 
 class Chapter(models.Model):

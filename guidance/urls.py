@@ -1,10 +1,19 @@
+from django.contrib.sitemaps.views import sitemap
 from django.urls import path
+from django.views.generic import RedirectView
 
-from . import views
+from . import feeds, views
+from .page_cache import cached_page
+from .sitemaps import SITEMAPS
 
 app_name = "guidance"
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="guidance:list")),
+    path("guidance/", views.guidance_list, name="list"),
+    path("guidance/changes.atom", cached_page(feeds.ChangesFeed()), name="feed"),
     path("guidance/<str:reference>/", views.overview, name="overview"),
-    path("guidance/<str:reference>/chapter/<slug:slug>/", views.chapter, name="chapter"),
+    path("guidance/<str:reference>/chapter/<str:slug>/", views.chapter, name="chapter"),
+    path("guidance/<str:reference>/history/", views.history, name="history"),
+    path("sitemap.xml", cached_page(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
 ]

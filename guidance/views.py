@@ -1,12 +1,212 @@
+"""The public pages: guidance list and search, overview, chapters and history of a document."""
+
+from django import forms
+from django.core.paginator import Paginator
 from django.http import Http404
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
+
+from .models import (
+    PUBLIC_STATUSES,
+    Block,
+    ChangeKind,
+    Guidance,
+    GuidanceStatus,
+    MalformedReference,
+    Programme,
+    RelationType,
+    normalise_reference,
+)
+from .page_cache import cached_page
+
+RESULTS_PER_PAGE = 20
+# Each hop of a migration chain costs a lookup; real chains are one or two long.
+MAX_MIGRATION_HOPS = 5
 
 
-@require_GET
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("Search by keyword or reference"), required=False, max_length=200)
+    programme = forms.ModelChoiceField(
+        label=_("Programme"),
+        queryset=Programme.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label=_("All programmes"),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        choices=[("", _("Any status"))] + [(s.value, s.label) for s in PUBLIC_STATUSES],
+        required=False,
+    )
+    published_from = forms.DateField(
+        label=_("Published from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter the 'published from' date as YYYY-MM-DD.")},
+    )
+    published_to = forms.DateField(
+        label=_("Published to"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter the 'published to' date as YYYY-MM-DD.")},
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        choices=[
+            ("", _("Relevance, then newest")),
+            ("date", _("Date published, newest first")),
+            ("title", _("Title, A to Z")),
+        ],
+        required=False,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("published_from"), cleaned.get("published_to")
+        if start and end and start > end:
+            self.add_error(
+                "published_to", _("The 'published to' date must be on or after 'published from'.")
+            )
+        return cleaned
+
+    def results(self):
+        """The public documents matching the valid filters (invalid ones are ignored)."""
+        self.is_valid()
+        data = self.cleaned_data
+        results = Guidance.objects.published().select_related("programme").search(data.get("q"))
+        if data.get("programme"):
+            results = results.filter(programme=data["programme"])
+        if data.get("status"):
+            results = results.filter(status=data["status"])
+        if data.get("published_from"):
+            results = results.filter(published_on__gte=data["published_from"])
+        if data.get("published_to"):
+            results = results.filter(published_on__lte=data["published_to"])
+        if data.get("sort") == "title":
+            return results.order_by("title", "reference")
+        if data.get("sort") == "date" or not data.get("q"):
+            return results.order_by("-published_on", "reference")
+        return results
+
+
+def public_record(reference):
+    """The public record at a reference, following migrations to the document that now holds it.
+
+    Returns (record, requested): requested is the record at the reference asked for.
+    """
+    try:
+        reference = normalise_reference(reference)
+    except MalformedReference:
+        raise Http404 from None
+    requested = get_object_or_404(Guidance.objects.for_public_page(), reference=reference)
+    record = requested
+    for _hop in range(MAX_MIGRATION_HOPS):
+        if record.migration is None:
+            break
+        record = Guidance.objects.for_public_page().get(pk=record.migration.target_id)
+    return record, requested
+
+
+def replaced_references(record, relation_type):
+    """The references a document replaces, for 'This guidance replaces IPG420 and IPG640'.
+
+    The references it was migrated from are among them, linked to its lineage.
+    """
+    references = [
+        {"reference": r.target.reference, "url": r.target.get_absolute_url()}
+        for r in record.replaces
+        if r.type == relation_type
+    ]
+    if relation_type == RelationType.REPLACES:
+        references += [
+            {"reference": r.source.reference, "url": f"{record.get_history_url()}#lineage"}
+            for r in record.former_references
+        ]
+    return references
+
+
+def canonical_redirect(request, record, requested, url):
+    """A permanent redirect when the URL is not the record's canonical one, else None."""
+    if record != requested or request.path != url:
+        return redirect(url, permanent=True)
+    return None
+
+
+@require_safe
+@cached_page
+def guidance_list(request):
+    form = SearchForm(request.GET)
+    page = Paginator(form.results(), RESULTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "guidance/list.html",
+        {"form": form, "page": page, "query": query.urlencode(), "filtered": bool(query)},
+    )
+
+
+@require_safe
+@cached_page
 def overview(request, reference):
-    raise Http404
+    record, requested = public_record(reference)
+    if response := canonical_redirect(request, record, requested, record.get_absolute_url()):
+        return response
+    chapters = list(record.chapters.all())
+    recommendations = next((c for c in chapters if c.is_recommendations), None)
+    context = {
+        "guidance": record,
+        "chapters": chapters,
+        "recommendations": recommendations,
+        "blocks": list(recommendations.blocks.all()) if recommendations else [],
+        "responsibility": record.responsibility_statement(),
+        "endorsements": record.endorsements.select_related("organisation"),
+        "replaces": replaced_references(record, RelationType.REPLACES),
+        "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
+    }
+    return render(request, "guidance/overview.html", context)
 
 
-@require_GET
+@require_safe
+@cached_page
 def chapter(request, reference, slug):
-    raise Http404
+    record, requested = public_record(reference)
+    if record.status_enum.is_withdrawn or record.is_stub:
+        return redirect(record)
+    chapters = list(record.chapters.all())
+    current = next((c for c in chapters if c.slug == slug.lower()), None)
+    if current is None:
+        raise Http404
+    url = current.get_absolute_url()
+    if response := canonical_redirect(request, record, requested, url):
+        return response
+    index = chapters.index(current)
+    context = {
+        "guidance": record,
+        "chapters": chapters,
+        "chapter": current,
+        "blocks": list(Block.objects.filter(chapter=current)),
+        "previous": chapters[index - 1] if index > 0 else None,
+        "next": chapters[index + 1] if index + 1 < len(chapters) else None,
+        "is_last": index + 1 == len(chapters),
+    }
+    return render(request, "guidance/chapter.html", context)
+
+
+@require_safe
+@cached_page
+def history(request, reference):
+    record, requested = public_record(reference)
+    url = record.get_history_url()
+    if response := canonical_redirect(request, record, requested, url):
+        return response
+    entries = list(record.update_entries.all())
+    context = {
+        "guidance": record,
+        "chapters": [] if record.status_enum.is_withdrawn else list(record.chapters.all()),
+        "major_entries": [e for e in entries if e.kind == ChangeKind.MAJOR],
+        "minor_entries": [e for e in entries if e.kind == ChangeKind.MINOR],
+        "withdrawn": record.status != GuidanceStatus.PUBLISHED,
+    }
+    return render(request, "guidance/history.html", context)
