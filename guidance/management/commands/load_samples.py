@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from django.core.management import call_command
@@ -10,6 +11,9 @@ class Command(BaseCommand):
     help = "Import the sample NICE documents that ship with the project (see samples/README.md)."
 
     def handle(self, **options):
-        paths = sorted(str(p) for p in SAMPLES.iterdir() if p.suffix in {".txt", ".md"})
-        paths = [p for p in paths if not p.endswith("README.md")]
+        paths = sorted(
+            os.path.relpath(path)
+            for path in SAMPLES.iterdir()
+            if path.suffix in {".txt", ".md"} and path.name != "README.md"
+        )
         call_command("import_guidance", *paths, stdout=self.stdout, stderr=self.stderr)
