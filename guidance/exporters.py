@@ -16,34 +16,17 @@ def load_document(reference):
             "endorsements__organisation",
             "relations__target__programme",
             "inverse_relations__source__programme",
-            "programme__responsibility_statements",
         )
         .get(reference=reference)
     )
 
 
-def outgoing(guidance, *types):
-    return [r for r in guidance.relations.all() if r.type in types]
-
-
-def incoming(guidance, *types):
-    return [r for r in guidance.inverse_relations.all() if r.type in types]
-
-
-def responsibility_for(guidance):
-    """The programme's 'Your responsibility' wording in force for this document."""
-    statements = sorted(
-        guidance.programme.responsibility_statements.all(), key=lambda s: s.applies_from
-    )
-    return statements[-1] if statements else None
-
-
 def replaces_lines(guidance):
     """'This guidance replaces IPG420 and IPG640.': replaced documents and former references."""
     lines = []
-    replaced = [r.target.reference for r in outgoing(guidance, RelationType.REPLACES)]
-    replaced += [r.source.reference for r in incoming(guidance, RelationType.MIGRATED_TO)]
-    partly = [r.target.reference for r in outgoing(guidance, RelationType.PARTIALLY_REPLACES)]
+    replaced = [r.target.reference for r in guidance.replaces if r.type == RelationType.REPLACES]
+    replaced += [r.source.reference for r in guidance.former_references]
+    partly = [r.target.reference for r in guidance.replaces if r.type != RelationType.REPLACES]
     for verb, references in (("replaces", replaced), ("partially replaces", partly)):
         if references:
             lines.append(f"This guidance {verb} {join_and(references)}.")
@@ -56,7 +39,7 @@ def join_and(items):
 
 def replaced_by_notices(guidance):
     notices = []
-    for relation in incoming(guidance, RelationType.REPLACES, RelationType.PARTIALLY_REPLACES):
+    for relation in guidance.replaced_by:
         partially = "partially " if relation.type == RelationType.PARTIALLY_REPLACES else ""
         notices.append(
             relation.note
@@ -93,7 +76,7 @@ def export_text(guidance):
     if guidance.status_explanation:
         out += [guidance.status_explanation, ""]
 
-    statement = responsibility_for(guidance)
+    statement = guidance.responsibility_statement()
     if statement and not guidance.is_stub:
         out += ["# Your responsibility", ""]
         out += [line for paragraph in statement.paragraphs for line in (paragraph, "")]
@@ -172,7 +155,7 @@ def export_json(guidance):
     """The structured record: the public data contract."""
     chapters = list(guidance.chapters.all())
     relations = [*guidance.relations.all(), *guidance.inverse_relations.all()]
-    statement = responsibility_for(guidance)
+    statement = guidance.responsibility_statement()
     return {
         "reference": guidance.reference,
         "title": guidance.title,
@@ -184,9 +167,7 @@ def export_json(guidance):
         "last_updated": date_json(guidance.last_updated_on, guidance.last_updated_precision),
         "isbn": guidance.isbn,
         "url": guidance.get_absolute_url(),
-        "former_references": [
-            r.source.reference for r in incoming(guidance, RelationType.MIGRATED_TO)
-        ],
+        "former_references": [r.source.reference for r in guidance.former_references],
         "relations": [relation_json(r, guidance) for r in relations],
         "recommendations": [
             {"number": b.number, "text": b.text, "category": b.category or None}
