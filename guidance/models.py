@@ -9,8 +9,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -20,6 +21,14 @@ REFERENCE_PATTERN = re.compile(r"^\s*([A-Za-z]{1,8})\s*-?\s*0*(\d{1,6})\s*$")
 
 class MalformedReference(ValueError):
     pass
+
+
+class RefusedChange(ValueError):
+    """A workflow step the record's state does not allow; the message is for the editor."""
+
+
+class PublishedGuidanceIsKept(ProtectedError):
+    """Guidance that was ever public is never deleted: it is withdrawn or replaced."""
 
 
 def split_reference(value):
@@ -246,6 +255,23 @@ class GuidanceQuerySet(models.QuerySet):
     def by_reference(self, reference):
         return self.filter(reference=normalise_reference(reference))
 
+    def ever_published(self):
+        """Those that are public now or were public in any recorded state."""
+        was_public = Guidance.history.exclude(status=GuidanceStatus.DRAFT).values("id")
+        return self.filter(
+            ~Q(status=GuidanceStatus.DRAFT) | Q(published_on__isnull=False) | Q(pk__in=was_public)
+        )
+
+    def delete(self):
+        kept = list(self.ever_published())
+        if kept:
+            raise PublishedGuidanceIsKept(
+                "Guidance that was ever published cannot be deleted; withdraw it or record "
+                f"what replaces it: {', '.join(g.reference for g in kept)}.",
+                set(kept),
+            )
+        return super().delete()
+
     def for_public_page(self):
         """Public records with what every public page shows: programme and relations."""
         return (
@@ -404,6 +430,71 @@ class Guidance(models.Model):
     @property
     def programme_long_name(self):
         return self.programme.name
+
+    def delete(self, *args, **kwargs):
+        if self.was_ever_published():
+            raise PublishedGuidanceIsKept(
+                f"{self.reference} was published, so it is kept: withdraw it (with a public "
+                "explanation) or record what replaces it.",
+                {self},
+            )
+        return super().delete(*args, **kwargs)
+
+    def was_ever_published(self):
+        return Guidance.objects.filter(pk=self.pk).ever_published().exists()
+
+    def publish(self, *, by, reason, on=None):
+        """Make a draft public, as of today unless it already carries a published date."""
+        from .history import recording  # noqa: PLC0415 - history imports this module
+
+        if self.status != GuidanceStatus.DRAFT:
+            raise RefusedChange(f"{self.reference} is already {self.get_status_display()}.")
+        with recording(user=by, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=self):
+            if self.published_on is None:
+                self.published_on = on or timezone.localdate()
+                self.published_precision = DatePrecision.DAY
+            self._set_status(GuidanceStatus.PUBLISHED, explanation="")
+        return self
+
+    def withdraw(self, *, by, reason, explanation, temporarily=False):
+        """Take published guidance off, keeping its page with the public explanation."""
+        from .history import recording  # noqa: PLC0415 - history imports this module
+
+        new_status = (
+            GuidanceStatus.TEMPORARILY_WITHDRAWN if temporarily else GuidanceStatus.WITHDRAWN
+        )
+        allowed = {GuidanceStatus.PUBLISHED}
+        if not temporarily:
+            allowed.add(GuidanceStatus.TEMPORARILY_WITHDRAWN)
+        if self.status not in allowed:
+            raise RefusedChange(
+                f"{self.reference} is {self.get_status_display()}: only published guidance "
+                f"can be {new_status.label.lower()}."
+            )
+        if not (explanation or "").strip():
+            raise RefusedChange("A withdrawal needs a public explanation.")
+        with recording(user=by, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=self):
+            self._set_status(new_status, explanation=explanation.strip())
+        return self
+
+    def reinstate(self, *, by, reason):
+        """Publish withdrawn guidance again; its withdrawal explanation stays in history."""
+        from .history import recording  # noqa: PLC0415 - history imports this module
+
+        if self.status not in (GuidanceStatus.WITHDRAWN, GuidanceStatus.TEMPORARILY_WITHDRAWN):
+            raise RefusedChange(
+                f"{self.reference} is {self.get_status_display()}: only withdrawn guidance "
+                "can be reinstated."
+            )
+        with recording(user=by, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=self):
+            self._set_status(GuidanceStatus.PUBLISHED, explanation="")
+        return self
+
+    def _set_status(self, status, *, explanation):
+        self.status = status
+        self.status_explanation = explanation
+        self.version += 1
+        self.save()
 
     @property
     def long_name(self):

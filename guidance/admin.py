@@ -1,0 +1,693 @@
+"""The editors' interface: every save and delete is one recorded change with a reason."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import forms, services
+from .history import recording, set_change_guidance
+from .models import (
+    Block,
+    ChangeKind,
+    ChangeSet,
+    Chapter,
+    Endorsement,
+    Guidance,
+    GuidanceStatus,
+    MalformedReference,
+    Organisation,
+    Programme,
+    Recommendation,
+    RefusedChange,
+    Relation,
+    RelationType,
+    ResponsibilityStatement,
+    UpdateEntry,
+    normalise_reference,
+)
+
+
+class _NotSaved(Exception):
+    """The view answered without saving (a form error): undo the change it was run in."""
+
+    def __init__(self, response):
+        self.response = response
+
+
+def _saved(response):
+    if response.status_code == 302:
+        return True
+    templates = getattr(response, "template_name", None) or []
+    return any(str(name).endswith("popup_response.html") for name in templates)
+
+
+class RecordedChangeAdmin(SimpleHistoryAdmin):
+    """Runs each save and delete as one recorded change, with the reason the editor gave.
+
+    Every row the save writes (the record and all its inlines) shares that change.
+    """
+
+    form = forms.ReasonForm
+    change_fields = ("change_reason",)
+    delete_confirmation_template = "admin/guidance/delete_confirmation.html"
+
+    def may_save(self, request, obj):
+        if getattr(request, "_viewing_history", False):
+            return False
+        if obj is None:
+            return self.has_add_permission(request)
+        return self.has_change_permission(request, obj)
+
+    def get_base_fieldsets(self, request, obj=None):
+        return super().get_fieldsets(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (name, {**options, "fields": self._without_change_fields(options["fields"])})
+            for name, options in self.get_base_fieldsets(request, obj)
+        ]
+        if self.may_save(request, obj):
+            fieldsets.append((_("This change"), {"fields": self.change_fields}))
+        return fieldsets
+
+    def _without_change_fields(self, fields):
+        return [field for field in fields if field not in self.change_fields]
+
+    def change_kind(self, request):
+        return ""
+
+    def lock_for_save(self, object_id):
+        """Hold the row being saved until the change commits (nothing to hold by default)."""
+
+    def run_recorded(self, request, view, *, object_id=None):
+        reason = request.POST.get("change_reason", "")
+        try:
+            with recording(
+                user=request.user,
+                reason=reason,
+                kind=self.change_kind(request),
+                source=ChangeSet.Source.ADMIN,
+            ):
+                if object_id is not None:
+                    self.lock_for_save(object_id)
+                response = view()
+                if not _saved(response):
+                    raise _NotSaved(response)
+        except _NotSaved as not_saved:
+            return not_saved.response
+        except IntegrityError as error:
+            messages.error(
+                request,
+                _(
+                    "Nothing was saved: two parts would share a position or number "
+                    "(%(error)s). Give each a distinct one and save again."
+                )
+                % {"error": error},
+            )
+            return redirect(request.get_full_path())
+        return response
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        def view():
+            return super(RecordedChangeAdmin, self).changeform_view(
+                request, object_id, form_url, extra_context
+            )
+
+        if request.method == "POST" and request.POST.get("change_reason", "").strip():
+            return self.run_recorded(request, view, object_id=object_id)
+        # Without a reason the form is refused before anything is written.
+        return view()
+
+    def delete_view(self, request, object_id, extra_context=None):
+        def view():
+            return super(RecordedChangeAdmin, self).delete_view(request, object_id, extra_context)
+
+        if request.method != "POST":
+            return view()
+        if not request.POST.get("change_reason", "").strip():
+            messages.error(request, _("Say why you are deleting it: nothing was deleted."))
+            return redirect(request.get_full_path())
+        return self.run_recorded(request, view)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # A past version is for reading: restoring one goes through the normal edit form.
+        if request.method != "GET":
+            raise PermissionDenied
+        request._viewing_history = True
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class ChapterInline(admin.TabularInline):
+    model = Chapter
+    form = forms.ChapterForm
+    fields = ("position", "number", "title", "slug")
+    extra = 0
+
+
+class ParagraphInline(admin.TabularInline):
+    model = Block
+    fk_name = "guidance"
+    formset = forms.ChapterChoiceInlineFormSet
+    fields = ("chapter", "position", "kind", "number", "title", "text", "bullets")
+    extra = 0
+    verbose_name = _("paragraph")
+    verbose_name_plural = _("paragraphs, sub-headings and rationales")
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(kind=Block.Kind.RECOMMENDATION)
+            .select_related("chapter", "guidance")
+        )
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "kind":
+            kwargs["choices"] = [
+                choice for choice in Block.Kind.choices if choice[0] != Block.Kind.RECOMMENDATION
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+
+class RecommendationInline(admin.TabularInline):
+    model = Recommendation
+    fk_name = "guidance"
+    formset = forms.RecommendationInlineFormSet
+    fields = ("chapter", "position", "number", "text", "bullets", "category")
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("chapter", "guidance")
+
+
+class EndorsementInline(admin.TabularInline):
+    model = Endorsement
+    autocomplete_fields = ("organisation",)
+    fields = ("organisation", "statement")
+    extra = 0
+
+
+class UpdateEntryInline(admin.TabularInline):
+    model = UpdateEntry
+    fields = ("position", "date", "precision", "kind", "text")
+    extra = 0
+
+
+class RelationInline(admin.TabularInline):
+    model = Relation
+    fk_name = "source"
+    formset = forms.RelationInlineFormSet
+    autocomplete_fields = ("target",)
+    fields = ("type", "target", "effective_on", "effective_precision", "note", "position")
+    extra = 0
+    verbose_name = _("relation to other guidance")
+    verbose_name_plural = _("relations to other guidance (this guidance … that guidance)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("target", "source")
+
+
+@admin.register(Guidance)
+class GuidanceAdmin(RecordedChangeAdmin):
+    form = forms.GuidanceAdminForm
+    action_form = forms.GuidanceActionForm
+    change_fields = ("change_reason", "change_kind", "update_text", "opened_version")
+    list_display = ("reference", "title", "programme", "status", "published", "last_updated")
+    list_filter = ("programme", "status", "is_stub")
+    list_select_related = ("programme",)
+    search_fields = ("reference", "title")
+    search_help_text = _("Reference (current or former) or words of the title.")
+    inlines = (
+        ChapterInline,
+        ParagraphInline,
+        RecommendationInline,
+        EndorsementInline,
+        UpdateEntryInline,
+        RelationInline,
+    )
+    actions = ("publish", "withdraw", "withdraw_temporarily", "reinstate")
+    change_form_template = "admin/guidance/guidance/change_form.html"
+    change_list_template = "admin/guidance/guidance/change_list.html"
+
+    def get_base_fieldsets(self, request, obj=None):
+        return self.change_fieldsets if obj else self.add_fieldsets
+
+    add_fieldsets = (
+        (None, {"fields": ("programme", "number", "title")}),
+        (_("Dates"), {"fields": (("published_on", "published_precision"),)}),
+        (_("Edition"), {"fields": ("isbn", "minor_changes_heading", "is_stub")}),
+    )
+    change_fieldsets = (
+        (None, {"fields": ("reference", "title", "programme", "number")}),
+        (
+            _("Status and relations"),
+            {
+                "fields": ("status", "status_explanation", "former_references", "replaced_by"),
+                "description": _(
+                    "Status changes through 'Change status'; references through 'Migrate'."
+                ),
+            },
+        ),
+        (
+            _("Dates"),
+            {
+                "fields": (
+                    ("published_on", "published_precision"),
+                    ("last_updated_on", "last_updated_precision"),
+                )
+            },
+        ),
+        (_("Edition"), {"fields": ("isbn", "minor_changes_heading", "is_stub")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ("status", "status_explanation", "last_updated_on", "last_updated_precision")
+        if obj is None:
+            return fixed
+        return (*fixed, "reference", "programme", "number", "former_references", "replaced_by")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("programme")
+
+    def get_object(self, request, object_id, from_field=None):
+        queryset = self.get_queryset(request).prefetch_related(
+            Prefetch(
+                "inverse_relations",
+                queryset=Relation.objects.select_related("source"),
+            )
+        )
+        try:
+            return queryset.get(pk=unquote(object_id))
+        except (Guidance.DoesNotExist, ValueError):
+            return None
+
+    @admin.display(description=_("published"), ordering="published_on")
+    def published(self, obj):
+        return obj.published_display
+
+    @admin.display(description=_("last updated"), ordering="last_updated_on")
+    def last_updated(self, obj):
+        return obj.last_updated_display
+
+    def _incoming(self, obj, *types):
+        relations = [r for r in obj.inverse_relations.all() if r.type in types]
+        return (
+            format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                (
+                    (
+                        reverse("admin:guidance_guidance_change", args=[r.source_id]),
+                        r.source.reference,
+                    )
+                    for r in relations
+                ),
+            )
+            or "-"
+        )
+
+    @admin.display(description=_("former references"))
+    def former_references(self, obj):
+        return self._incoming(obj, RelationType.MIGRATED_TO)
+
+    @admin.display(description=_("replaced by"))
+    def replaced_by(self, obj):
+        return self._incoming(obj, RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            reference = normalise_reference(search_term)
+        except MalformedReference:
+            return results, may_have_duplicates
+        former = Relation.objects.filter(
+            type=RelationType.MIGRATED_TO, source__reference=reference
+        ).values("target_id")
+        return results | queryset.filter(reference=reference) | queryset.filter(
+            pk__in=former
+        ), may_have_duplicates
+
+    def has_delete_permission(self, request, obj=None):
+        # Published guidance is kept: it is withdrawn or replaced, never deleted.
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or not obj.was_ever_published())
+
+    def has_publish_permission(self, request):
+        return request.user.has_perm("guidance.publish_guidance")
+
+    def has_migrate_permission(self, request):
+        return request.user.has_perm("guidance.migrate_guidance")
+
+    def change_kind(self, request):
+        kind = request.POST.get("change_kind", "")
+        return kind if kind in ChangeKind.values else ChangeKind.MINOR
+
+    def lock_for_save(self, object_id):
+        # Two editors saving at once queue here; the second then sees the first's version.
+        Guidance.objects.select_for_update().filter(pk=unquote(object_id)).first()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.version += 1
+            if form.is_major_change_to_public_guidance():
+                services.add_major_update(
+                    obj, text=form.cleaned_data["update_text"].strip(), on=timezone.localdate()
+                )
+        super().save_model(request, obj, form, change)
+        # A draft that was never public may still be deleted, which a change naming it
+        # would prevent; its history rows name it all the same.
+        if obj.was_ever_published():
+            set_change_guidance(obj)
+
+    # Custom views: each needs its own permission and a form.
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        return [
+            path("bulk-migrate/", view(self.bulk_migrate_view), name="guidance_bulk_migrate"),
+            path("<path:object_id>/migrate/", view(self.migrate_view), name="guidance_migrate"),
+            path("<path:object_id>/replace/", view(self.replace_view), name="guidance_replace"),
+            path("<path:object_id>/status/", view(self.status_view), name="guidance_status"),
+            path("<path:object_id>/preview/", view(self.preview_view), name="guidance_preview"),
+            path(
+                "<path:object_id>/preview/<slug:slug>/",
+                view(self.preview_view),
+                name="guidance_preview_chapter",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _object_or_404(self, request, object_id):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404(_("No guidance with id %(id)s.") % {"id": object_id})
+        return obj
+
+    def _workflow_page(self, request, obj, form, title, template="workflow_form.html", **extra):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": title,
+            "form": form,
+            "media": self.media + form.media,
+            **extra,
+        }
+        return TemplateResponse(request, f"admin/guidance/guidance/{template}", context)
+
+    def _back_to(self, obj):
+        return redirect("admin:guidance_guidance_change", obj.pk)
+
+    def migrate_view(self, request, object_id):
+        if not self.has_migrate_permission(request):
+            raise PermissionDenied
+        obj = self._object_or_404(request, object_id)
+        form = forms.MigrateForm(request.POST or None, guidance=obj)
+        if request.method == "POST" and form.is_valid():
+            old_reference = obj.reference
+            try:
+                services.migrate_guidance(
+                    guidance=obj,
+                    new_reference=form.cleaned_data["new_reference"],
+                    month=form.cleaned_data["month"],
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except RefusedChange as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(
+                    request,
+                    _("%(old)s is now %(new)s; %(old)s leads to it.")
+                    % {"old": old_reference, "new": form.cleaned_data["new_reference"]},
+                )
+                return self._back_to(obj)
+        return self._workflow_page(
+            request,
+            obj,
+            form,
+            _("Migrate %(reference)s to a new reference") % {"reference": obj.reference},
+        )
+
+    def replace_view(self, request, object_id):
+        if not self.has_migrate_permission(request):
+            raise PermissionDenied
+        obj = self._object_or_404(request, object_id)
+        form = forms.ReplaceForm(request.POST or None, guidance=obj)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                relation = services.replace_guidance(
+                    guidance=obj,
+                    replaced=data["replaced"],
+                    partially=data["partially"],
+                    effective_on=data["effective_on"],
+                    note=data["note"],
+                    user=request.user,
+                    reason=data["reason"],
+                )
+            except RefusedChange as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(request, _("Recorded: %(relation)s.") % {"relation": relation})
+                return self._back_to(obj)
+        return self._workflow_page(
+            request,
+            obj,
+            form,
+            _("Record what %(reference)s replaces") % {"reference": obj.reference},
+        )
+
+    def status_view(self, request, object_id):
+        if not self.has_publish_permission(request):
+            raise PermissionDenied
+        obj = self._object_or_404(request, object_id)
+        form = forms.StatusForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                change_status(
+                    obj, data["action"], request.user, data["reason"], data["explanation"]
+                )
+            except RefusedChange as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(
+                    request,
+                    _("%(reference)s is now %(status)s.")
+                    % {"reference": obj.reference, "status": obj.get_status_display().lower()},
+                )
+                return self._back_to(obj)
+        return self._workflow_page(
+            request,
+            obj,
+            form,
+            _("Change the status of %(reference)s") % {"reference": obj.reference},
+        )
+
+    def bulk_migrate_view(self, request):
+        if not self.has_migrate_permission(request):
+            raise PermissionDenied
+        form = forms.BulkMigrateForm(request.POST or None, request.FILES or None)
+        plan = None
+        if request.method == "POST" and form.is_valid():
+            csv_text = form.cleaned_data["csv_text"]
+            if "apply" in request.POST:
+                try:
+                    plan = services.apply_bulk_migration(
+                        csv_text=csv_text, user=request.user, reason=form.cleaned_data["reason"]
+                    )
+                except RefusedChange as refusal:
+                    messages.error(request, str(refusal))
+                    plan = services.plan_bulk_migration(csv_text)
+                else:
+                    messages.success(
+                        request,
+                        _("Migrated %(count)d guidance references as one change.")
+                        % {"count": len(plan.rows)},
+                    )
+                    return redirect("admin:guidance_guidance_changelist")
+            else:
+                plan = services.plan_bulk_migration(csv_text)
+            form = forms.BulkMigrateForm(
+                initial={"csv_text": csv_text, "reason": form.cleaned_data["reason"]}
+            )
+        return self._workflow_page(
+            request,
+            None,
+            form,
+            _("Migrate references from a CSV file"),
+            template="bulk_migrate.html",
+            plan=plan,
+        )
+
+    def preview_view(self, request, object_id, slug=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        obj = self._object_or_404(request, object_id)
+        return render_preview(request, obj, slug)
+
+    # Actions on the change list: reason (and explanation) come from the action bar.
+
+    def _run_action(self, request, queryset, action):
+        reason = request.POST.get("reason", "").strip()
+        explanation = request.POST.get("explanation", "").strip()
+        if not reason:
+            self.message_user(request, _("Give a reason in the action bar."), messages.ERROR)
+            return
+        for guidance in queryset:
+            try:
+                change_status(guidance, action, request.user, reason, explanation)
+            except RefusedChange as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(reference)s is now %(status)s.")
+                    % {
+                        "reference": guidance.reference,
+                        "status": guidance.get_status_display().lower(),
+                    },
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description=_("Publish"), permissions=["publish"])
+    def publish(self, request, queryset):
+        self._run_action(request, queryset, "publish")
+
+    @admin.action(description=_("Withdraw (needs a public explanation)"), permissions=["publish"])
+    def withdraw(self, request, queryset):
+        self._run_action(request, queryset, "withdraw")
+
+    @admin.action(
+        description=_("Withdraw temporarily (needs a public explanation)"),
+        permissions=["publish"],
+    )
+    def withdraw_temporarily(self, request, queryset):
+        self._run_action(request, queryset, "withdraw-temporarily")
+
+    @admin.action(description=_("Reinstate"), permissions=["publish"])
+    def reinstate(self, request, queryset):
+        self._run_action(request, queryset, "reinstate")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.update(
+            may_publish=self.has_publish_permission(request),
+            may_migrate=self.has_migrate_permission(request),
+            status_choices=GuidanceStatus,
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_migrate": self.has_migrate_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+
+def render_preview(request, guidance, slug=None):
+    """Render a record with the public page templates, whatever its status."""
+    record = (
+        Guidance.objects.select_related("programme")
+        .prefetch_related(
+            Prefetch("relations", queryset=Relation.objects.select_related("target__programme")),
+            Prefetch(
+                "inverse_relations", queryset=Relation.objects.select_related("source__programme")
+            ),
+        )
+        .get(pk=guidance.pk)
+    )
+    chapters = list(record.chapters.all())
+    context = {"guidance": record, "chapters": chapters, "preview": True}
+    if slug is None:
+        recommendations = next((c for c in chapters if c.is_recommendations), None)
+        responsibility = getattr(record, "responsibility_statement", None)
+        context.update(
+            recommendations=recommendations,
+            blocks=list(recommendations.blocks.all()) if recommendations else [],
+            responsibility=responsibility() if callable(responsibility) else None,
+            endorsements=record.endorsements.select_related("organisation"),
+            replaces=[r.target for r in record.relations.all() if r.type == RelationType.REPLACES],
+            partially_replaces=[
+                r.target
+                for r in record.relations.all()
+                if r.type == RelationType.PARTIALLY_REPLACES
+            ],
+        )
+        return TemplateResponse(request, "guidance/overview.html", context)
+    current = next((c for c in chapters if c.slug == slug), None)
+    if current is None:
+        raise Http404(_("No chapter %(slug)s.") % {"slug": slug})
+    index = chapters.index(current)
+    context.update(
+        chapter=current,
+        blocks=list(current.blocks.all()),
+        previous=chapters[index - 1] if index > 0 else None,
+        next=chapters[index + 1] if index + 1 < len(chapters) else None,
+        is_last=index + 1 == len(chapters),
+    )
+    return TemplateResponse(request, "guidance/chapter.html", context)
+
+
+def change_status(guidance, action, user, reason, explanation=""):
+    """Run one of the status workflows by the name the forms use."""
+    if action == "publish":
+        return guidance.publish(by=user, reason=reason)
+    if action == "withdraw":
+        return guidance.withdraw(by=user, reason=reason, explanation=explanation)
+    if action == "withdraw-temporarily":
+        return guidance.withdraw(by=user, reason=reason, explanation=explanation, temporarily=True)
+    if action == "reinstate":
+        return guidance.reinstate(by=user, reason=reason)
+    raise RefusedChange(f"Unknown status change {action!r}.")
+
+
+@admin.register(Programme)
+class ProgrammeAdmin(RecordedChangeAdmin):
+    list_display = ("code", "name", "recommendation_vocabulary", "is_active")
+    search_fields = ("code", "name")
+
+
+@admin.register(ResponsibilityStatement)
+class ResponsibilityStatementAdmin(RecordedChangeAdmin):
+    list_display = ("programme", "applies_from", "applies_from_precision")
+    list_filter = ("programme",)
+    list_select_related = ("programme",)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(RecordedChangeAdmin):
+    search_fields = ("name",)
+
+
+@admin.register(ChangeSet)
+class ChangeSetAdmin(admin.ModelAdmin):
+    """Changes as they were recorded: read only, for everyone."""
+
+    list_display = ("created_at", "user", "reason", "kind", "source", "guidance", "sequence")
+    list_filter = ("source", "kind")
+    list_select_related = ("user", "guidance")
+    search_fields = ("reason", "user__username", "guidance__reference")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,351 @@
+"""Forms of the editor workflows: every one asks why, and checks before anything is written."""
+
+from django import forms
+from django.contrib.admin.helpers import ActionForm
+from django.forms.models import BaseInlineFormSet
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import (
+    ChangeKind,
+    Chapter,
+    Guidance,
+    GuidanceStatus,
+    MalformedReference,
+    Programme,
+    RefusedChange,
+    RelationType,
+    chapter_slug,
+    split_reference,
+)
+
+REASON_HELP = _("Why you are making this change. Kept with the change for auditors; not public.")
+
+
+def reason_field():
+    return forms.CharField(
+        label=_("Reason for this change"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text=REASON_HELP,
+        error_messages={"required": _("Say why you are making this change.")},
+    )
+
+
+class MonthField(forms.DateField):
+    """A month written as 2026-01 (or a date, of which only the month is kept)."""
+
+    input_formats = ["%Y-%m", "%Y-%m-%d", "%B %Y"]
+    default_error_messages = {"invalid": _("Enter a month as YYYY-MM, e.g. 2026-01.")}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace(day=1) if value else value
+
+
+class ReasonForm(forms.ModelForm):
+    """A model form that asks why the change is made (the admin records it with the change)."""
+
+    change_reason = reason_field()
+
+
+class GuidanceAdminForm(forms.ModelForm):
+    change_reason = reason_field()
+    change_kind = forms.ChoiceField(
+        label=_("Major or minor"),
+        required=False,
+        choices=ChangeKind.choices,
+        initial=ChangeKind.MINOR,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "Major: the recommendations or what they rest on changed; published guidance then "
+            "shows today as 'Last updated'. Minor: corrections and wording; 'Last updated' stays."
+        ),
+    )
+    update_text = forms.CharField(
+        label=_("Update information"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_(
+            "For a major change to published guidance: what changed, as the public will read "
+            "it under 'Update information'."
+        ),
+    )
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Guidance
+        fields = [
+            "reference",
+            "programme",
+            "number",
+            "title",
+            "status",
+            "status_explanation",
+            "is_stub",
+            "published_on",
+            "published_precision",
+            "last_updated_on",
+            "last_updated_precision",
+            "isbn",
+            "minor_changes_heading",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["opened_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and "programme" in cleaned and cleaned.get("number"):
+            reference = f"{cleaned['programme'].code}{cleaned['number']}"
+            if Guidance.objects.filter(reference=reference).exists():
+                raise forms.ValidationError(
+                    _("%(reference)s already exists: open it instead of adding it again."),
+                    params={"reference": reference},
+                )
+            self.instance.reference = reference
+        if self.is_major_change_to_public_guidance() and not cleaned.get("update_text", "").strip():
+            self.add_error(
+                "update_text",
+                _("A major change to published guidance needs its update-information wording."),
+            )
+        self.refuse_if_saved_meanwhile(cleaned.get("opened_version"))
+        return cleaned
+
+    def is_major_change_to_public_guidance(self):
+        return (
+            self.cleaned_data.get("change_kind") == ChangeKind.MAJOR
+            and self.instance.pk is not None
+            and GuidanceStatus(self.instance.status).is_public
+            and not self.instance.is_stub
+        )
+
+    def refuse_if_saved_meanwhile(self, opened_version):
+        # The admin locks the row before this form is built, so self.instance is current.
+        if self.instance.pk is None or opened_version == self.instance.version:
+            return
+        latest = Guidance.history.filter(id=self.instance.pk).select_related("history_user")
+        latest = latest.order_by("-history_date", "-history_id").first()
+        who = latest.history_user.get_full_name() or latest.history_user.get_username()
+        when = formats.date_format(timezone.localtime(latest.history_date), "j F Y H:i")
+        raise forms.ValidationError(
+            _(
+                "%(reference)s was saved by %(who)s at %(when)s while you were editing it, so "
+                "your changes were not saved. They are still in this form: open the guidance "
+                "again in another tab to see the saved version, then make your changes there."
+            ),
+            code="saved-meanwhile",
+            params={"reference": self.instance.reference, "who": who, "when": when},
+        )
+
+
+class ChapterForm(forms.ModelForm):
+    class Meta:
+        model = Chapter
+        fields = ["position", "number", "title", "slug"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text = _("Leave blank to make it from the number and title.")
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        return slug or chapter_slug(
+            self.cleaned_data.get("number", ""), self.cleaned_data.get("title", "")
+        )
+
+
+class RelationInlineFormSet(BaseInlineFormSet):
+    """Outgoing relations: no relation to itself, no replacement that goes round in a circle."""
+
+    def clean(self):
+        super().clean()
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+                continue
+            target = form.cleaned_data.get("target")
+            relation_type = form.cleaned_data.get("type")
+            if target is None or self.instance.pk is None:
+                continue
+            try:
+                services.check_relation(
+                    source=self.instance, target=target, relation_type=relation_type
+                )
+            except RefusedChange as refusal:
+                form.add_error("target", str(refusal))
+
+
+class ChapterChoiceInlineFormSet(BaseInlineFormSet):
+    """Blocks may only be put in a chapter of the same document."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "chapter" in form.fields:
+            form.fields["chapter"].queryset = Chapter.objects.filter(
+                guidance_id=self.instance.pk or 0
+            )
+
+
+class RecommendationInlineFormSet(ChapterChoiceInlineFormSet):
+    # Paragraphs and recommendations share one table, so their inlines need distinct prefixes.
+    @classmethod
+    def get_default_prefix(cls):
+        return "recommendations"
+
+
+class GuidanceActionForm(ActionForm):
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)
+    explanation = forms.CharField(
+        label=_("Public explanation (withdrawals)"), required=False, max_length=2000
+    )
+
+
+class StatusForm(forms.Form):
+    ACTIONS = [
+        ("publish", _("Publish")),
+        ("withdraw", _("Withdraw")),
+        ("withdraw-temporarily", _("Withdraw temporarily")),
+        ("reinstate", _("Reinstate")),
+    ]
+
+    action = forms.ChoiceField(label=_("Change the status to"), choices=ACTIONS)
+    explanation = forms.CharField(
+        label=_("Public explanation"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("Required for a withdrawal: shown on the guidance page."),
+    )
+    reason = reason_field()
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("action", "").startswith("withdraw")
+            and not cleaned.get("explanation", "").strip()
+        ):
+            self.add_error("explanation", _("A withdrawal needs a public explanation."))
+        return cleaned
+
+
+class MigrateForm(forms.Form):
+    programme = forms.ModelChoiceField(
+        label=_("New programme"),
+        queryset=Programme.objects.filter(is_active=True),
+        to_field_name="code",
+        help_text=_("Only programmes that still publish can take new references."),
+    )
+    number = forms.IntegerField(
+        label=_("New number"),
+        min_value=1,
+        help_text=_("The number NICE assigned; never derived from the old one."),
+    )
+    month = MonthField(
+        label=_("Month of the migration"),
+        initial=lambda: timezone.localdate().strftime("%Y-%m"),
+        help_text=_("As YYYY-MM; NICE dates migrations to the month."),
+    )
+    reason = reason_field()
+
+    def __init__(self, *args, guidance, **kwargs):
+        self.guidance = guidance
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("programme") and cleaned.get("number"):
+            new_reference = f"{cleaned['programme'].code}{cleaned['number']}"
+            try:
+                services.check_migration(self.guidance, new_reference)
+            except RefusedChange as refusal:
+                raise forms.ValidationError(str(refusal)) from None
+            cleaned["new_reference"] = new_reference
+        return cleaned
+
+
+class ReplaceForm(forms.Form):
+    """Record that the open document replaces another (or part of another)."""
+
+    replaced = forms.CharField(
+        label=_("Replaces (reference)"),
+        max_length=20,
+        help_text=_("The older guidance, e.g. IPG420. It will show a 'replaced by' notice."),
+    )
+    partially = forms.BooleanField(
+        label=_("Only partially replaces it"), required=False, initial=False
+    )
+    effective_on = MonthField(label=_("Month"), required=False, help_text=_("As YYYY-MM."))
+    note = forms.CharField(
+        label=_("Notice wording"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text=_("As published, e.g. 'This guidance replaces IPG420.'"),
+    )
+    reason = reason_field()
+
+    def __init__(self, *args, guidance, **kwargs):
+        self.guidance = guidance
+        super().__init__(*args, **kwargs)
+
+    def clean_replaced(self):
+        value = self.cleaned_data["replaced"]
+        try:
+            split_reference(value)
+            return Guidance.objects.by_reference(value).get()
+        except MalformedReference as error:
+            raise forms.ValidationError(str(error)) from None
+        except Guidance.DoesNotExist:
+            raise forms.ValidationError(
+                _("There is no guidance %(reference)s: add it (a stub will do) first."),
+                params={"reference": value.strip().upper()},
+            ) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("replaced"):
+            relation_type = (
+                RelationType.PARTIALLY_REPLACES
+                if cleaned.get("partially")
+                else RelationType.REPLACES
+            )
+            cleaned["relation_type"] = relation_type
+            try:
+                services.check_relation(
+                    source=self.guidance, target=cleaned["replaced"], relation_type=relation_type
+                )
+            except RefusedChange as refusal:
+                self.add_error("replaced", str(refusal))
+        return cleaned
+
+
+class BulkMigrateForm(forms.Form):
+    csv_file = forms.FileField(
+        label=_("CSV file"),
+        required=False,
+        help_text=_(
+            "Three columns: old reference, new reference, month (YYYY-MM), e.g. "
+            "'IPG640,HTG501,2026-01'. A header row is allowed."
+        ),
+    )
+    # Carries the file from the preview to the apply step, so what is applied is what was shown.
+    csv_text = forms.CharField(widget=forms.HiddenInput, required=False)
+    reason = reason_field()
+
+    MAX_BYTES = 2_000_000
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("csv_file")
+        if upload:
+            if upload.size > self.MAX_BYTES:
+                raise forms.ValidationError(_("The file is too large (2 MB at most)."))
+            try:
+                cleaned["csv_text"] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(_("The file is not UTF-8 text.")) from None
+        if not cleaned.get("csv_text", "").strip():
+            raise forms.ValidationError(_("Choose a CSV file with at least one row."))
+        return cleaned

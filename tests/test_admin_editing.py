@@ -1,0 +1,227 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from guidance.models import (
+    Block,
+    ChangeKind,
+    ChangeSet,
+    DatePrecision,
+    Guidance,
+    GuidanceStatus,
+    UpdateEntry,
+)
+from tests.admin_forms import change_form_data
+from tests.factories import make_document, make_guidance, make_relation, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def editor(client):
+    user = make_user("editor", groups=["Editors"], is_staff=True, first_name="Ed", last_name="Itor")
+    client.force_login(user)
+    return user
+
+
+def change_url(guidance):
+    return reverse("admin:guidance_guidance_change", args=[guidance.pk])
+
+
+def test_a_save_without_a_reason_is_refused_and_changes_nothing(client, editor):
+    guidance = make_document("HTG501")
+    page = client.get(change_url(guidance))
+    response = client.post(change_url(guidance), change_form_data(page, title="New title"))
+
+    assert response.status_code == 200
+    assert "Say why you are making this change." in response.content.decode()
+    assert Guidance.objects.get(pk=guidance.pk).title == "Guidance HTG501"
+
+
+def test_one_save_puts_the_record_and_its_inline_rows_in_one_change(client, editor):
+    guidance = make_document("HTG501", chapters=2, paragraphs=2, recommendations=1)
+    page = client.get(change_url(guidance))
+    data = change_form_data(
+        page,
+        title="Reworded title",
+        change_reason="Fixed typos found by a reader",
+        change_kind="minor",
+        **{"recommendations-0-text": "Reworded recommendation.", "blocks-1-text": "Reworded."},
+    )
+    response = client.post(change_url(guidance), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    change = ChangeSet.objects.get(reason="Fixed typos found by a reader")
+    assert change.user == editor
+    assert change.kind == ChangeKind.MINOR
+    assert change.source == ChangeSet.Source.ADMIN
+    assert change.guidance == guidance
+    assert Guidance.history.filter(change_set_id=change.id).count() == 1
+    block_rows = Block.history.filter(change_set_id=change.id)
+    assert sorted(row.text for row in block_rows) == ["Reworded recommendation.", "Reworded."]
+    assert all(row.history_user == editor for row in block_rows)
+    assert all(row.history_change_reason == "Fixed typos found by a reader" for row in block_rows)
+
+
+def test_a_minor_change_leaves_last_updated_alone(client, editor):
+    guidance = make_document("HTG501")
+    page = client.get(change_url(guidance))
+    client.post(
+        change_url(guidance),
+        change_form_data(page, title="T", change_reason="Typo", change_kind="minor"),
+    )
+    guidance.refresh_from_db()
+    assert guidance.title == "T"
+    assert guidance.last_updated_on is None
+    assert not guidance.update_entries.exists()
+
+
+def test_a_major_change_to_published_guidance_needs_update_wording(client, editor):
+    guidance = make_document("HTG501")
+    page = client.get(change_url(guidance))
+    response = client.post(
+        change_url(guidance),
+        change_form_data(page, title="T", change_reason="New evidence", change_kind="major"),
+    )
+    assert response.status_code == 200
+    assert "needs its update-information wording" in response.content.decode()
+    assert Guidance.objects.get(pk=guidance.pk).title == "Guidance HTG501"
+
+
+def test_a_major_change_sets_last_updated_and_adds_the_editors_entry(client, editor):
+    guidance = make_document("HTG501")
+    page = client.get(change_url(guidance))
+    response = client.post(
+        change_url(guidance),
+        change_form_data(
+            page,
+            title="T",
+            change_reason="New evidence",
+            change_kind="major",
+            update_text="Recommendation 1.1 was updated after new evidence.",
+        ),
+    )
+    assert response.status_code == 302
+    guidance.refresh_from_db()
+    today = timezone.localdate()
+    assert guidance.last_updated_on == today
+    assert guidance.last_updated_precision == DatePrecision.DAY
+    entry = guidance.update_entries.get()
+    assert entry.kind == ChangeKind.MAJOR
+    assert entry.text == "Recommendation 1.1 was updated after new evidence."
+    assert entry.date == today.replace(day=1)
+    change = ChangeSet.objects.get(reason="New evidence")
+    assert change.kind == ChangeKind.MAJOR
+    assert UpdateEntry.history.filter(change_set_id=change.id).count() == 1
+
+
+def test_a_major_change_to_a_draft_does_not_set_last_updated(client, editor):
+    guidance = make_guidance("HTG600", status=GuidanceStatus.DRAFT)
+    page = client.get(change_url(guidance))
+    client.post(
+        change_url(guidance),
+        change_form_data(page, title="T", change_reason="Draft work", change_kind="major"),
+    )
+    guidance.refresh_from_db()
+    assert guidance.title == "T"
+    assert guidance.last_updated_on is None
+
+
+def test_an_editor_adds_a_draft_from_programme_and_number(client, editor):
+    response = client.post(
+        reverse("admin:guidance_guidance_add"),
+        {
+            "programme": str(programme_id("HTG")),
+            "number": "0777",
+            "title": "A new procedure",
+            "published_precision": "day",
+            "minor_changes_heading": "Minor changes since publication",
+            "change_reason": "New topic",
+            **empty_inlines(),
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    guidance = Guidance.objects.get(reference="HTG777")
+    assert guidance.status == GuidanceStatus.DRAFT
+    assert ChangeSet.objects.get(reason="New topic").user == editor
+
+
+def test_adding_a_reference_that_exists_is_refused(client, editor):
+    make_guidance("HTG777")
+    response = client.post(
+        reverse("admin:guidance_guidance_add"),
+        {
+            "programme": str(programme_id("HTG")),
+            "number": "777",
+            "title": "Again",
+            "published_precision": "day",
+            "minor_changes_heading": "Minor changes since publication",
+            "change_reason": "New topic",
+            **empty_inlines(),
+        },
+    )
+    assert response.status_code == 200
+    assert "HTG777 already exists" in response.content.decode()
+
+
+def test_the_chapter_of_a_paragraph_is_chosen_among_this_documents_chapters(client, editor):
+    guidance = make_document("HTG501", chapters=2)
+    other = make_document("HTG502", chapters=3)
+    page = client.get(change_url(guidance))
+    formset = next(
+        inline.formset
+        for inline in page.context["inline_admin_formsets"]
+        if inline.formset.prefix == "blocks"
+    )
+    choices = set(formset.forms[0].fields["chapter"].queryset)
+    assert choices == set(guidance.chapters.all())
+    assert not choices & set(other.chapters.all())
+
+
+def test_search_finds_guidance_by_former_reference_and_title(client, editor):
+    document = make_document("HTG501", title="Percutaneous venoplasty")
+    former = make_guidance("IPG640", is_stub=True)
+    make_relation(former, "migrated-to", document)
+    make_document("HTG502", title="Something else")
+    changelist = reverse("admin:guidance_guidance_changelist")
+
+    by_former = client.get(changelist, {"q": "ipg640"}).context["cl"].result_list
+    by_title = client.get(changelist, {"q": "venoplasty"}).context["cl"].result_list
+
+    assert document in by_former
+    assert [g.reference for g in by_title] == ["HTG501"]
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_change_list_runs_a_fixed_number_of_queries(
+    client, editor, count, django_assert_max_num_queries
+):
+    for n in range(count):
+        make_guidance(f"HTG{100 + n}", last_updated_on=datetime.date(2025, 1, 1))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("admin:guidance_guidance_changelist"))
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == count
+
+
+def test_the_change_list_shows_the_columns_editors_need(client, editor):
+    make_guidance("HTG501", title="Venoplasty", last_updated_on=datetime.date(2026, 2, 3))
+    content = client.get(reverse("admin:guidance_guidance_changelist")).content.decode()
+    for text in ("HTG501", "Venoplasty", "HealthTech guidance", "Published", "30 January 2019"):
+        assert text in content
+
+
+def programme_id(code):
+    from guidance.models import Programme  # noqa: PLC0415
+
+    return Programme.objects.get(code=code).pk
+
+
+def empty_inlines():
+    data = {}
+    prefixes = ("chapters", "blocks", "recommendations", "endorsements", "update_entries")
+    for prefix in (*prefixes, "relations"):
+        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
+    return data
