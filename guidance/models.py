@@ -327,7 +327,8 @@ class GuidanceQuerySet(models.QuerySet):
                 .annotate(rank=SearchRank(guidance_search_vector(), query))
                 .order_by("-rank", "-published_on", "reference")
             )
-        words = [word for word in text.replace('"', " ").split() if word]
+        # Quoted phrases are matched whole, other words one by one.
+        words = [phrase or word for phrase, word in re.findall(r'"([^"]+)"|([^\s"]+)', text)]
         matches = Q()
         for word in words:
             matches &= (

@@ -1,0 +1,144 @@
+import datetime
+
+import pytest
+from django.core.cache import cache
+
+from guidance.models import Guidance, GuidanceStatus, Programme, Relation, RelationType
+from tests.factories import make_document, make_guidance
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_page_cache():
+    cache.clear()
+
+
+def test_a_cached_page_is_served_without_any_query(client, django_assert_num_queries):
+    make_document("HTG501")
+    client.get("/guidance/htg501/")
+    with django_assert_num_queries(0):
+        response = client.get("/guidance/htg501/")
+    assert response.status_code == 200
+
+
+def test_an_edit_shows_at_once(client, as_editor, django_capture_on_commit_callbacks):
+    guidance = make_document("HTG501", title="Old title")
+    assert "Old title" in client.get("/guidance/htg501/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True), as_editor("Corrected the title"):
+        guidance.title = "New title"
+        guidance.save()
+
+    assert "New title" in client.get("/guidance/htg501/").content.decode()
+
+
+def test_a_paragraph_edit_shows_at_once_on_its_chapter(
+    client, as_editor, django_capture_on_commit_callbacks
+):
+    guidance = make_document("HTG501")
+    url = "/guidance/htg501/chapter/2-chapter-2/"
+    client.get(url)
+
+    with django_capture_on_commit_callbacks(execute=True), as_editor("Reworded 2.1"):
+        block = guidance.blocks.get(number="2.1")
+        block.text = "Reworded paragraph."
+        block.save()
+
+    assert "Reworded paragraph." in client.get(url).content.decode()
+
+
+def test_a_publication_shows_at_once(client, as_editor, django_capture_on_commit_callbacks):
+    guidance = make_document("HTG502", status=GuidanceStatus.DRAFT, title="Brand new device")
+    assert client.get("/guidance/htg502/").status_code == 404
+    assert "Brand new device" not in client.get("/guidance/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True), as_editor("Published", kind="major"):
+        guidance.status = GuidanceStatus.PUBLISHED
+        guidance.published_on = datetime.date(2026, 2, 1)
+        guidance.save()
+
+    assert client.get("/guidance/htg502/").status_code == 200
+    assert "Brand new device" in client.get("/guidance/").content.decode()
+
+
+def test_a_migration_shows_at_once_on_both_references(
+    client, as_editor, django_capture_on_commit_callbacks
+):
+    document = make_document("IPG640")
+    client.get("/guidance/ipg640/")
+    client.get("/guidance/ipg640/chapter/1-recommendations/")
+
+    # What the migrate workflow does: the document takes the new reference and the old one
+    # becomes a stub that says where it went.
+    with django_capture_on_commit_callbacks(execute=True), as_editor("Migrated to HTG501"):
+        document.reference = "HTG501"
+        document.programme = Programme.objects.get(code="HTG")
+        document.number = 501
+        document.save()
+        stub = Guidance.objects.create(
+            reference="IPG640",
+            programme=Programme.objects.get(code="IPG"),
+            number=640,
+            status=GuidanceStatus.PUBLISHED,
+            is_stub=True,
+        )
+        Relation.objects.create(
+            source=stub,
+            type=RelationType.MIGRATED_TO,
+            target=document,
+            effective_on=datetime.date(2026, 1, 1),
+        )
+
+    old = client.get("/guidance/ipg640/")
+    old_chapter = client.get("/guidance/ipg640/chapter/1-recommendations/")
+    assert (old.status_code, old["Location"]) == (301, "/guidance/htg501/")
+    assert old_chapter["Location"] == "/guidance/htg501/chapter/1-recommendations/"
+    assert "IPG640 was migrated to HTG501 in January 2026" in (
+        client.get("/guidance/htg501/").content.decode()
+    )
+
+
+def test_a_withdrawal_shows_at_once(client, as_editor, django_capture_on_commit_callbacks):
+    guidance = make_document("HTG503")
+    client.get("/guidance/htg503/")
+    client.get("/guidance/htg503/chapter/1-recommendations/")
+
+    with django_capture_on_commit_callbacks(execute=True), as_editor("Withdrawn"):
+        guidance.status = GuidanceStatus.WITHDRAWN
+        guidance.status_explanation = "The device is no longer made."
+        guidance.save()
+
+    assert "The device is no longer made." in client.get("/guidance/htg503/").content.decode()
+    assert client.get("/guidance/htg503/chapter/1-recommendations/").status_code == 302
+
+
+def test_a_change_purges_the_pages_of_related_documents_too(
+    client, as_editor, django_capture_on_commit_callbacks
+):
+    old = make_guidance("IPG346", is_stub=True)
+    new = make_guidance("IPG508", title="First title")
+    with as_editor("Replaced"):
+        Relation.objects.create(source=new, type=RelationType.REPLACES, target=old)
+    assert "First title" in client.get("/guidance/ipg346/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True), as_editor("Retitled"):
+        new.title = "Second title"
+        new.save()
+
+    assert "Second title" in client.get("/guidance/ipg346/").content.decode()
+
+
+def test_a_change_leaves_unrelated_pages_cached(
+    client, as_editor, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    make_document("HTG504")
+    other = make_guidance("HTG505")
+    client.get("/guidance/htg504/")
+
+    with django_capture_on_commit_callbacks(execute=True), as_editor("Retitled"):
+        other.title = "Another title"
+        other.save()
+
+    with django_assert_num_queries(0):
+        client.get("/guidance/htg504/")

@@ -1,0 +1,137 @@
+import datetime
+import io
+import re
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+
+from guidance.models import GuidanceStatus
+from tests.factories import make_chapter, make_guidance
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_page_cache():
+    cache.clear()
+
+
+def load_samples():
+    call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def result_references(response):
+    return re.findall(r"<td>([A-Z]+\d+)</td>", response.content.decode())
+
+
+def status_text(response):
+    match = re.search(r'role="status">([^<]*)<', response.content.decode())
+    return match.group(1).strip()
+
+
+@pytest.mark.parametrize("query", ["IPG640", "ipg640", "ipg 0640"])
+def test_searching_a_former_reference_finds_the_current_document(client, query):
+    load_samples()
+    response = client.get("/guidance/", {"q": query})
+    assert result_references(response) == ["HTG501"]
+
+
+def test_searching_a_title_word_finds_the_document(client):
+    load_samples()
+    assert result_references(client.get("/guidance/", {"q": "venoplasty"})) == ["HTG501"]
+
+
+def test_searching_a_phrase_from_the_text_finds_the_document(client):
+    load_samples()
+    response = client.get("/guidance/", {"q": '"balloon catheter"'})
+    assert result_references(response) == ["MTG1"]
+
+
+def test_a_search_without_results_says_so(client):
+    load_samples()
+    response = client.get("/guidance/", {"q": "zzzunknownword"})
+    assert "No guidance matches your search" in status_text(response)
+    assert "<table" not in response.content.decode()
+
+
+def test_drafts_are_never_found(client):
+    make_guidance("HTG900", title="Secret draft device", status=GuidanceStatus.DRAFT)
+    assert result_references(client.get("/guidance/", {"q": "secret"})) == []
+    assert result_references(client.get("/guidance/", {"q": "HTG900"})) == []
+
+
+def test_results_are_counted_and_paginated(client):
+    for number in range(1, 26):
+        make_guidance(f"TA{number}", published_on=datetime.date(2020, 1, number))
+
+    first = client.get("/guidance/")
+    second = client.get("/guidance/", {"page": 2})
+
+    assert status_text(first) == "Showing 1 to 20 of 25"
+    assert status_text(second) == "Showing 21 to 25 of 25"
+    assert result_references(first)[0] == "TA25"
+    assert 'href="?page=2"' in first.content.decode()
+
+
+def test_filters_by_programme_status_and_published_dates(client):
+    make_guidance("TA1", published_on=datetime.date(2018, 5, 1))
+    make_guidance("TA2", published_on=datetime.date(2021, 5, 1))
+    make_guidance("TA3", published_on=datetime.date(2021, 6, 1), status=GuidanceStatus.WITHDRAWN)
+    make_guidance("NG1", published_on=datetime.date(2021, 5, 1))
+
+    assert result_references(client.get("/guidance/", {"programme": "TA"})) == ["TA3", "TA2", "TA1"]
+    assert result_references(client.get("/guidance/", {"status": "withdrawn"})) == ["TA3"]
+    in_2021 = {"programme": "TA", "published_from": "2021-01-01", "published_to": "2021-05-31"}
+    assert result_references(client.get("/guidance/", in_2021)) == ["TA2"]
+
+
+def test_sorts_by_title(client):
+    make_guidance("TA1", title="Zebra")
+    make_guidance("TA2", title="Apple")
+    assert result_references(client.get("/guidance/", {"sort": "title"})) == ["TA2", "TA1"]
+
+
+def test_bad_filter_values_get_a_clear_message(client):
+    make_guidance("TA1")
+    response = client.get(
+        "/guidance/", {"published_from": "yesterday", "published_to": "2020-01-01", "page": "x"}
+    )
+    assert response.status_code == 200
+    assert "Enter the &#x27;published from&#x27; date as YYYY-MM-DD." in response.content.decode()
+    swapped = client.get(
+        "/guidance/", {"published_from": "2021-01-01", "published_to": "2020-01-01"}
+    )
+    assert "must be on or after" in swapped.content.decode()
+
+
+def test_the_search_form_keeps_what_was_asked(client):
+    response = client.get("/guidance/", {"q": "<script>alert(1)</script>"})
+    html = response.content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in html
+
+
+def test_the_list_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    for number in range(1, 30):
+        make_guidance(f"TA{number}")
+    with django_assert_max_num_queries(4):
+        client.get("/guidance/", {"q": "guidance", "programme": "TA"})
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_postgresql_ranks_title_matches_first_and_understands_web_queries(client):
+    make_chapter(
+        make_guidance("TA1", title="Knee replacement"),
+        blocks=[("recommendation", "1.1", "Hip pain is not covered.")],
+    )
+    make_chapter(
+        make_guidance("TA2", title="Hip replacement"),
+        blocks=[("recommendation", "1.1", "Use for hip pain.")],
+    )
+
+    assert result_references(client.get("/guidance/", {"q": "hip"})) == ["TA2", "TA1"]
+    assert result_references(client.get("/guidance/", {"q": "hip -covered"})) == ["TA2"]
+    assert result_references(client.get("/guidance/", {"q": "knee or nothing"})) == ["TA1"]
