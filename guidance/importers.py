@@ -783,6 +783,16 @@ class DocumentWriter:
 
     def write(self):
         parsed = self.parsed
+        moved = Relation.objects.filter(
+            source__reference=parsed.reference, type=RelationType.MIGRATED_TO
+        ).select_related("target")
+        if not parsed.is_stub and (migration := moved.first()):
+            raise InvalidDocument(
+                f"{parsed.reference} was migrated to {migration.target.reference}"
+                f"{' in ' + migration.effective_display if migration.effective_on else ''}: "
+                f"import the document under {migration.target.reference}",
+                1,
+            )
         guidance = self._guidance(
             parsed.reference,
             title=parsed.title,

@@ -330,3 +330,14 @@ def test_two_chapters_with_one_heading_are_refused():
     result = import_guidance_text(text, path="twice.md")
     assert "same heading as an earlier chapter" in str(result.error)
     assert result.error.line == 9
+
+
+def test_a_document_under_a_reference_it_has_left_is_refused(tmp_path):
+    import_guidance_file(HTG501)
+    old = tmp_path / "ipg640.txt"
+    old.write_text(HTG501.read_text().replace("guidance/htg501", "guidance/ipg640"))
+    result = import_guidance_file(old)
+    assert "IPG640 was migrated to HTG501 in January 2026: import the document under HTG501" in str(
+        result.error
+    )
+    assert Guidance.objects.get(reference="IPG640").is_stub
