@@ -62,7 +62,7 @@ def test_a_draft_never_published_can_be_deleted_with_its_parts(as_editor):
     assert not Guidance.objects.filter(reference="HTG900").exists()
     assert not Block.objects.filter(guidance_id=draft_id).exists()
     assert Guidance.history.filter(id=draft_id, history_type="-").exists()
-    assert Block.history.filter(guidance_id=draft_id, history_type="-").count() == 10
+    assert Block.history.filter(guidance_id=draft_id, history_type="-").count() == 12
 
 
 def test_the_admin_offers_no_delete_for_published_guidance_and_refuses_it(client, publisher):
