@@ -117,6 +117,13 @@ class ChangeSet(models.Model):
     class Meta:
         ordering = ["-created_at"]
         get_latest_by = "created_at"
+        # The audit log filters by one of these and shows the newest first.
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="changeset_user_recent"),
+            models.Index(fields=["guidance", "-created_at"], name="changeset_guidance_recent"),
+            models.Index(fields=["kind", "-created_at"], name="changeset_kind_recent"),
+            models.Index(fields=["source", "-created_at"], name="changeset_source_recent"),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.user}: {self.reason}"

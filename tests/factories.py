@@ -134,3 +134,8 @@ def make_endorsement(guidance, organisation="Healthcare Improvement Scotland"):
             organisation=org,
             statement=f"This guidance has been endorsed by {organisation}.",
         )
+
+
+def make_auditor(username="auditor", *, group="Auditors"):
+    """A signed-in-able member of a role that may read the history area."""
+    return make_user(username, groups=[group], is_staff=True)

@@ -1,0 +1,623 @@
+"""What auditors read: a document's timeline, the page as it stood, and diffs between points.
+
+Everything here is rebuilt from the history tables. A moment in a document's life is chosen
+at a change boundary: every history row of one change carries the change's start time as
+its ``history_date``, so a change is either wholly before a moment or wholly after it.
+"""
+
+import datetime
+import difflib
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from .models import (
+    Block,
+    ChangeSet,
+    Chapter,
+    Endorsement,
+    Guidance,
+    GuidanceStatus,
+    Organisation,
+    Programme,
+    Relation,
+    RelationType,
+    ResponsibilityStatement,
+    UpdateEntry,
+    format_date,
+)
+
+TIMELINE_PER_PAGE = 25
+
+
+# Which changes belong to a document ---------------------------------------------------
+
+
+def document_family(guidance):
+    """Ids of a document and of the references ever migrated into it."""
+    former = (
+        Relation.history.filter(type=RelationType.MIGRATED_TO, target_id=guidance.pk)
+        .order_by()
+        .values_list("source_id", flat=True)
+        .distinct()
+    )
+    return [guidance.pk, *sorted(set(former) - {guidance.pk})]
+
+
+def _touching(ids):
+    """Conditions on history rows that make them part of the documents with these ids."""
+    return [
+        (Guidance, Q(id__in=ids)),
+        (Chapter, Q(guidance_id__in=ids)),
+        (Block, Q(guidance_id__in=ids)),
+        (Endorsement, Q(guidance_id__in=ids)),
+        (UpdateEntry, Q(guidance_id__in=ids)),
+        (Relation, Q(source_id__in=ids) | Q(target_id__in=ids)),
+    ]
+
+
+def touching(ids):
+    """A condition on changes: those that wrote one of these documents or anything in them."""
+    condition = Q(guidance_id__in=ids)
+    for model, rows in _touching(ids):
+        condition |= Q(id__in=model.history.filter(rows).values("change_set_id"))
+    return condition
+
+
+def changes_touching(ids):
+    return ChangeSet.objects.filter(touching(ids))
+
+
+# Labels a reader recognises ------------------------------------------------------------
+
+
+def _quote(text, length=60):
+    text = " ".join((text or "").split())
+    return f"'{text[: length - 1]}…'" if len(text) > length else f"'{text}'"
+
+
+def block_label(block):
+    kind = Block.Kind(block.kind)
+    if block.number:
+        return f"{kind.label} {block.number}"
+    if kind == Block.Kind.RATIONALE and block.title:
+        return f"rationale {_quote(block.title)}"
+    return f"{kind.label} {_quote(block.text, 40)}"
+
+
+def chapter_label(chapter):
+    return f"chapter {chapter.number} {chapter.title}" if chapter.number else chapter.title
+
+
+def relation_label(relation, references):
+    source = references.get(relation.source_id, f"#{relation.source_id}")
+    target = references.get(relation.target_id, f"#{relation.target_id}")
+    return f"relation: {source} {RelationType(relation.type).label} {target}"
+
+
+def guidance_label(row, document_id):
+    return "document" if row.id == document_id else f"former reference {row.reference}"
+
+
+ACTIONS = {"+": "added", "~": "changed", "-": "removed"}
+
+
+def parts_touched(change_ids, ids, document_id):
+    """{change id: [what it did, e.g. 'recommendation 1.1 changed']}, a fixed number of queries."""
+    touched = {change_id: [] for change_id in change_ids}
+    relations = []
+    for model, rows in _touching(ids):
+        history = model.history.filter(rows, change_set_id__in=change_ids).order_by("history_id")
+        for row in history:
+            if model is Relation:
+                relations.append(row)
+                continue
+            if model is Guidance:
+                label = guidance_label(row, document_id)
+            elif model is Chapter:
+                label = chapter_label(row)
+            elif model is Block:
+                label = block_label(row)
+            elif model is Endorsement:
+                label = "endorsement"
+            else:
+                label = f"update information ({format_date(row.date, row.precision)})"
+            touched[row.change_set_id].append(f"{label} {ACTIONS[row.history_type]}")
+    references = dict(
+        Guidance.objects.filter(
+            pk__in={r.source_id for r in relations} | {r.target_id for r in relations}
+        ).values_list("pk", "reference")
+    )
+    for row in relations:
+        label = relation_label(row, references)
+        touched[row.change_set_id].append(f"{label} {ACTIONS[row.history_type]}")
+    return {change_id: _collapse(labels) for change_id, labels in touched.items()}
+
+
+def _collapse(labels):
+    # A change that writes a row twice (create, then save) lists it once.
+    seen = []
+    for label in labels:
+        if label not in seen:
+            seen.append(label)
+    return seen
+
+
+@dataclass
+class TimelineEntry:
+    change: ChangeSet
+    touched: list
+
+
+def timeline(guidance, page_number=1):
+    """One page of a document's changes, newest first, each with what it touched."""
+    ids = document_family(guidance)
+    changes = (
+        changes_touching(ids)
+        .select_related("user", "guidance")
+        .defer("row_hashes")
+        .order_by("-created_at", "-sequence")
+    )
+    page = Paginator(changes, TIMELINE_PER_PAGE).get_page(page_number)
+    touched = parts_touched([change.id for change in page], ids, guidance.pk)
+    page.entries = [TimelineEntry(change, touched[change.id]) for change in page]
+    return page
+
+
+# The audit log across all documents ---------------------------------------------------
+
+
+def _start_of_day(day):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def audit_log(
+    *, user=None, start=None, end=None, programme=None, guidance=None, kind=None, source=None
+):
+    """Changes across all documents, newest first, narrowed by whichever filters are given.
+
+    kind is 'major', 'minor' or 'none' (changes recorded as neither).
+    """
+    changes = ChangeSet.objects.select_related("user", "guidance").defer("row_hashes")
+    if user is not None:
+        changes = changes.filter(user=user)
+    if start is not None:
+        changes = changes.filter(created_at__gte=_start_of_day(start))
+    if end is not None:
+        changes = changes.filter(created_at__lt=_start_of_day(end + datetime.timedelta(days=1)))
+    if programme is not None:
+        changes = changes.filter(guidance__programme=programme)
+    if guidance is not None:
+        changes = changes.filter(touching(document_family(guidance)))
+    if kind:
+        changes = changes.filter(kind="" if kind == "none" else kind)
+    if source:
+        changes = changes.filter(source=source)
+    return changes.order_by("-created_at", "-sequence")
+
+
+CSV_HEADER = ["sequence", "recorded at", "user", "reason", "kind", "source", "document", "digest"]
+
+
+def _cell(value):
+    # A spreadsheet would run a cell starting with one of these as a formula.
+    value = str(value)
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_rows(changes):
+    """The audit log as CSV rows, streamed."""
+    yield CSV_HEADER
+    for change in changes.iterator(chunk_size=2000):
+        yield [
+            change.sequence,
+            change.created_at.isoformat(),
+            _cell(change.user.get_username()),
+            _cell(change.reason),
+            change.kind,
+            change.source,
+            change.guidance.reference if change.guidance else "",
+            change.digest,
+        ]
+
+
+# Moments ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Moment:
+    """A point in history: just after a change (or just before it), or a date and time."""
+
+    at: datetime.datetime
+    inclusive: bool = True
+    change: ChangeSet | None = None
+
+    def __str__(self):
+        when = timezone.localtime(self.at).strftime("%-d %B %Y at %H:%M:%S")
+        if self.change is None:
+            return when
+        side = "after" if self.inclusive else "before"
+        return f"{when}, just {side} change {self.change.sequence}"
+
+    def rows(self, history):
+        """The history rows of a queryset that were written by this moment."""
+        if self.inclusive:
+            return history.filter(history_date__lte=self.at)
+        return history.filter(history_date__lt=self.at)
+
+
+class BadMoment(ValueError):
+    pass
+
+
+def parse_moment(value, *, before=False):
+    """A moment from a change id (just after it; just before it if before=True) or a date/time.
+
+    A date alone means the end of that day, local time.
+    """
+    value = (value or "").strip()
+    if not value:
+        raise BadMoment("Give a change id, a date (2026-01-31) or a date and time.")
+    try:
+        change_id = uuid.UUID(value)
+    except ValueError:
+        change_id = None
+    if change_id is not None:
+        change = ChangeSet.objects.filter(pk=change_id).select_related("user").first()
+        if change is None:
+            raise BadMoment(f"There is no change {value}.")
+        return Moment(change.created_at, inclusive=not before, change=change)
+    try:
+        at = parse_datetime(value)
+        day = None if at else parse_date(value)
+    except ValueError:
+        at = day = None
+    if day is not None:
+        at = datetime.datetime.combine(day, datetime.time.max)
+    if at is None:
+        raise BadMoment(
+            f"{value!r} is neither a change id nor a date: use e.g. 2026-01-31 or 2026-01-31T14:30."
+        )
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    return Moment(at)
+
+
+# The document as it stood ---------------------------------------------------------------
+
+
+def _state(history, moment):
+    """Live-model instances as they stood at the moment (deleted rows left out)."""
+    latest = {}
+    for row in moment.rows(history).order_by("history_date", "history_id"):
+        latest[row.id] = row
+    return [_instance(row) for row in latest.values() if row.history_type != "-"]
+
+
+def _instance(row):
+    model = row.instance_type
+    instance = model(
+        **{
+            f.attname: getattr(row, f.attname)
+            for f in model._meta.concrete_fields
+            if hasattr(row, f.attname)
+        }
+    )
+    instance._state.adding = False
+    instance.as_of_change_id = row.change_set_id
+    return instance
+
+
+def _prefetched(instance, name, model, items):
+    """Make instance.<name>.all() return these items without a query, as prefetching does."""
+    queryset = model._base_manager.none()
+    queryset._result_cache = list(items)
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[name] = queryset
+
+
+@dataclass
+class Snapshot:
+    """A document as it stood at a moment, shaped like the live records the pages read."""
+
+    moment: Moment
+    guidance: Guidance
+    chapters: list
+    endorsements: list
+    update_entries: list
+    responsibility: ResponsibilityStatement | None
+    others: dict = field(default_factory=dict)
+
+    @property
+    def major_entries(self):
+        return [e for e in self.update_entries if e.kind == "major"]
+
+    @property
+    def minor_entries(self):
+        return [e for e in self.update_entries if e.kind == "minor"]
+
+
+def as_it_stood(guidance_id, moment):
+    """Rebuild a document, its parts, relations and notices as they were at a moment.
+
+    Returns None if the document did not exist yet (or no longer did).
+    """
+    found = _state(Guidance.history.filter(id=guidance_id), moment)
+    if not found:
+        return None
+    document = found[0]
+    programmes = {p.pk: p for p in _state(Programme.history.all(), moment)}
+    relations = _state(
+        Relation.history.filter(Q(source_id=guidance_id) | Q(target_id=guidance_id)), moment
+    )
+    other_ids = {r.source_id for r in relations} | {r.target_id for r in relations}
+    others = {g.pk: g for g in _state(Guidance.history.filter(id__in=other_ids), moment)}
+    others[document.pk] = document
+    for record in others.values():
+        record.programme = programmes[record.programme_id]
+    # As on the public page: only relations whose other end was public at the time.
+    relations = [
+        r
+        for r in relations
+        if r.source_id in others
+        and r.target_id in others
+        and GuidanceStatus(others[r.source_id].status).is_public
+        and GuidanceStatus(others[r.target_id].status).is_public
+    ]
+    for relation in relations:
+        relation.source = others[relation.source_id]
+        relation.target = others[relation.target_id]
+    relations.sort(key=lambda r: (r.position, r.pk))
+    for record in others.values():
+        _prefetched(record, "relations", Relation, [r for r in relations if r.source is record])
+        _prefetched(
+            record, "inverse_relations", Relation, [r for r in relations if r.target is record]
+        )
+
+    chapters = sorted(
+        _state(Chapter.history.filter(guidance_id=guidance_id), moment), key=lambda c: c.position
+    )
+    blocks = sorted(
+        _state(Block.history.filter(guidance_id=guidance_id), moment), key=lambda b: b.position
+    )
+    for chapter in chapters:
+        chapter.guidance = document
+        _prefetched(chapter, "blocks", Block, [b for b in blocks if b.chapter_id == chapter.pk])
+    for block in blocks:
+        block.guidance = document
+    endorsements = _state(Endorsement.history.filter(guidance_id=guidance_id), moment)
+    organisations = {
+        o.pk: o
+        for o in _state(
+            Organisation.history.filter(id__in=[e.organisation_id for e in endorsements]), moment
+        )
+    }
+    for endorsement in endorsements:
+        endorsement.organisation = organisations[endorsement.organisation_id]
+        endorsement.guidance = document
+    endorsements.sort(key=lambda e: e.organisation.name)
+    update_entries = sorted(
+        _state(UpdateEntry.history.filter(guidance_id=guidance_id), moment),
+        key=lambda e: e.position,
+    )
+    _prefetched(document, "chapters", Chapter, chapters)
+    _prefetched(document, "endorsements", Endorsement, endorsements)
+    _prefetched(document, "update_entries", UpdateEntry, update_entries)
+    return Snapshot(
+        moment=moment,
+        guidance=document,
+        chapters=chapters,
+        endorsements=endorsements,
+        update_entries=update_entries,
+        responsibility=_responsibility(document.programme_id, moment),
+        others=others,
+    )
+
+
+def _responsibility(programme_id, moment):
+    statements = _state(ResponsibilityStatement.history.filter(programme_id=programme_id), moment)
+    on = timezone.localtime(moment.at).date()
+    in_force = [s for s in statements if s.applies_from <= on]
+    return max(in_force, key=lambda s: s.applies_from, default=None)
+
+
+# Differences ---------------------------------------------------------------------------
+
+TOKENS = re.compile(r"\S+")
+
+
+def _merged_hunks(opcodes, gap=2):
+    # Changes a word or two apart read as one: 'should not be used' → 'should only be used …'.
+    hunks = []
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "equal":
+            continue
+        if hunks and i1 - hunks[-1][1] <= gap and j1 - hunks[-1][3] <= gap:
+            hunks[-1] = (hunks[-1][0], i2, hunks[-1][2], j2)
+        else:
+            hunks.append((i1, i2, j1, j2))
+    return hunks
+
+
+def word_diff(old, new):
+    """Return (html with <del>/<ins> around removed/added words, [(old phrase, new phrase)])."""
+    old_words, new_words = TOKENS.findall(old or ""), TOKENS.findall(new or "")
+    matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=False)
+    opcodes = matcher.get_opcodes()
+    html = []
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "equal":
+            html.append(escape(" ".join(old_words[i1:i2])))
+            continue
+        if i2 > i1:
+            html.append(f"<del>{escape(' '.join(old_words[i1:i2]))}</del>")
+        if j2 > j1:
+            html.append(f"<ins>{escape(' '.join(new_words[j1:j2]))}</ins>")
+    phrases = []
+    for i1, i2, j1, j2 in _merged_hunks(opcodes):
+        # One word of context before, so that a phrase reads in place.
+        context = 1 if i1 > 0 and j1 > 0 else 0
+        phrases.append(
+            (" ".join(old_words[i1 - context : i2]), " ".join(new_words[j1 - context : j2]))
+        )
+    return mark_safe(" ".join(html)), phrases
+
+
+@dataclass
+class FieldChange:
+    name: str
+    old: str
+    new: str
+    html: str = ""
+    phrases: list = field(default_factory=list)
+
+
+@dataclass
+class PartChange:
+    label: str
+    action: str  # added, removed or changed
+    fields: list
+
+    @property
+    def summary(self):
+        """One line a reader can take in, e.g. "recommendation 1.1: 'x' → 'y'"."""
+        if self.action != "changed":
+            return f"{self.label} {self.action}"
+        pieces = []
+        for change in self.fields:
+            if change.phrases:
+                pieces += [f"'{old}' → '{new}'" for old, new in change.phrases]
+            else:
+                pieces.append(f"{change.name} '{change.old}' → '{change.new}'")
+        return f"{self.label}: " + "; ".join(pieces)
+
+
+TEXT_FIELDS = {"title", "text", "bullets", "public explanation", "statement", "note"}
+
+
+def _document_fields(record):
+    return {
+        "reference": record.reference,
+        "programme": record.programme.code,
+        "title": record.title,
+        "status": GuidanceStatus(record.status).label,
+        "public explanation": record.status_explanation,
+        "known only from a notice": "yes" if record.is_stub else "no",
+        "published": format_date(record.published_on, record.published_precision),
+        "last updated": format_date(record.last_updated_on, record.last_updated_precision),
+        "ISBN": record.isbn,
+        "minor changes heading": record.minor_changes_heading,
+    }
+
+
+def parts_of(snapshot):
+    """{key: (order, label, {field: value})} for every part of a document as it stood."""
+    if snapshot is None:
+        return {}
+    document = snapshot.guidance
+    parts = {("guidance", document.pk): ((0,), "document", _document_fields(document))}
+    references = {pk: record.reference for pk, record in snapshot.others.items()}
+    for record in snapshot.others.values():
+        if record.pk != document.pk and any(
+            r.type == RelationType.MIGRATED_TO for r in record.relations.all()
+        ):
+            label = f"former reference {record.reference}"
+            parts[("guidance", record.pk)] = ((1, record.pk), label, _document_fields(record))
+    relations = {r.pk: r for r in document.relations.all()} | {
+        r.pk: r for r in document.inverse_relations.all()
+    }
+    for relation in relations.values():
+        parts[("relation", relation.pk)] = (
+            (2, relation.position, relation.pk),
+            relation_label(relation, references),
+            {
+                "type": RelationType(relation.type).label,
+                "from": relation.source.reference,
+                "to": relation.target.reference,
+                "effective": format_date(relation.effective_on, relation.effective_precision),
+                "note": relation.note,
+            },
+        )
+    for chapter in snapshot.chapters:
+        parts[("chapter", chapter.pk)] = (
+            (3, chapter.position, 0),
+            chapter_label(chapter),
+            {"number": chapter.number, "title": chapter.title, "position": str(chapter.position)},
+        )
+        for block in chapter.blocks.all():
+            parts[("block", block.pk)] = (
+                (3, chapter.position, 1, block.position),
+                block_label(block),
+                {
+                    "kind": Block.Kind(block.kind).label,
+                    "number": block.number,
+                    "title": block.title,
+                    "text": block.text,
+                    "bullets": "\n".join(f"• {bullet}" for bullet in block.bullets or []),
+                    "category": block.category,
+                    "chapter": chapter_label(chapter),
+                    "position": str(block.position),
+                },
+            )
+    for endorsement in snapshot.endorsements:
+        parts[("endorsement", endorsement.pk)] = (
+            (4, endorsement.organisation.name),
+            f"endorsement by {endorsement.organisation.name}",
+            {"organisation": endorsement.organisation.name, "statement": endorsement.statement},
+        )
+    for entry in snapshot.update_entries:
+        parts[("update", entry.pk)] = (
+            (5, entry.position),
+            f"update information ({entry.date_display})",
+            {
+                "date": entry.date_display,
+                "kind": entry.get_kind_display(),
+                "text": entry.text,
+                "position": str(entry.position),
+            },
+        )
+    return parts
+
+
+def diff(before, after):
+    """The part-by-part differences between two snapshots (either may be None), in page order."""
+    old_parts, new_parts = parts_of(before), parts_of(after)
+    keys = sorted(
+        set(old_parts) | set(new_parts), key=lambda key: (new_parts.get(key) or old_parts[key])[0]
+    )
+    changes = []
+    for key in keys:
+        if key not in old_parts:
+            _, label, values = new_parts[key]
+            fields = [FieldChange(n, "", v) for n, v in values.items() if v]
+            changes.append(PartChange(label, "added", fields))
+        elif key not in new_parts:
+            _, label, values = old_parts[key]
+            fields = [FieldChange(n, v, "") for n, v in values.items() if v]
+            changes.append(PartChange(label, "removed", fields))
+        else:
+            old_values, (_, label, new_values) = old_parts[key][2], new_parts[key]
+            fields = [
+                _field_change(name, old_values.get(name, ""), value)
+                for name, value in new_values.items()
+                if old_values.get(name, "") != value
+            ]
+            if fields:
+                changes.append(PartChange(old_parts[key][1], "changed", fields))
+    return changes
+
+
+def _field_change(name, old, new):
+    change = FieldChange(name, old, new)
+    if name in TEXT_FIELDS and old and new:
+        change.html, change.phrases = word_diff(old, new)
+    return change

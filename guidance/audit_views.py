@@ -1,0 +1,237 @@
+"""The history area: read-only pages for auditors and publishers (permission view_audit)."""
+
+import csv
+import functools
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from . import audit, ledger
+from .models import (
+    ChangeKind,
+    ChangeSet,
+    Guidance,
+    MalformedReference,
+    Programme,
+    RelationType,
+    normalise_reference,
+)
+
+LOG_PER_PAGE = 50
+MAX_MIGRATION_HOPS = 5
+
+
+def auditors_only(view):
+    """Anonymous: the sign-in page; signed in without view_audit: 403; GET only."""
+
+    @functools.wraps(view)
+    @login_required
+    @permission_required("guidance.view_audit", raise_exception=True)
+    @require_GET
+    def wrapped(request, *args, **kwargs):
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def audited_document(reference):
+    """The document a reference names, following migrations to the document that now holds it."""
+    try:
+        reference = normalise_reference(reference)
+    except MalformedReference:
+        raise Http404 from None
+    record = get_object_or_404(Guidance, reference=reference)
+    for _hop in range(MAX_MIGRATION_HOPS):
+        migration = record.relations.filter(type=RelationType.MIGRATED_TO).first()
+        if migration is None:
+            break
+        record = migration.target
+    return record
+
+
+@auditors_only
+def index(request):
+    reference = request.GET.get("reference", "").strip()
+    error = ""
+    if reference:
+        try:
+            found = Guidance.objects.filter(reference=normalise_reference(reference)).first()
+        except MalformedReference as problem:
+            found, error = None, str(problem)
+        if found:
+            return redirect("audit:timeline", found.reference.lower())
+        error = error or f"There is no guidance {reference}."
+    context = {"head": ledger.chain_head(), "reference": reference, "error": error}
+    return render(request, "audit/index.html", context, status=404 if error else 200)
+
+
+@auditors_only
+def timeline(request, reference):
+    document = audited_document(reference)
+    if document.reference.lower() != reference:
+        return redirect("audit:timeline", document.reference.lower())
+    page = audit.timeline(document, request.GET.get("page"))
+    return render(request, "audit/timeline.html", {"guidance": document, "page": page})
+
+
+@auditors_only
+def as_it_stood(request, reference):
+    document = audited_document(reference)
+    try:
+        moment = audit.parse_moment(request.GET.get("at"))
+    except audit.BadMoment as problem:
+        return render(
+            request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
+        )
+    snapshot = audit.as_it_stood(document.pk, moment)
+    context = {"current": document, "moment": moment, "snapshot": snapshot}
+    if snapshot is not None:
+        from .views import replaced_references  # noqa: PLC0415 - the public page's wording
+
+        context |= {
+            "guidance": snapshot.guidance,
+            "replaces": replaced_references(snapshot.guidance, RelationType.REPLACES),
+            "partially_replaces": replaced_references(
+                snapshot.guidance, RelationType.PARTIALLY_REPLACES
+            ),
+        }
+    return render(request, "audit/as_it_stood.html", context, status=200 if snapshot else 404)
+
+
+@auditors_only
+def diff(request, reference):
+    document = audited_document(reference)
+    try:
+        if request.GET.get("change"):
+            before = audit.parse_moment(request.GET["change"], before=True)
+            after = audit.parse_moment(request.GET["change"])
+        else:
+            before = audit.parse_moment(request.GET.get("from"))
+            after = audit.parse_moment(request.GET.get("to"))
+        if before.at > after.at:
+            raise audit.BadMoment("The first point is later than the second: swap them.")
+    except audit.BadMoment as problem:
+        return render(
+            request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
+        )
+    changes = audit.diff(
+        audit.as_it_stood(document.pk, before), audit.as_it_stood(document.pk, after)
+    )
+    context = {"guidance": document, "before": before, "after": after, "changes": changes}
+    return render(request, "audit/diff.html", context)
+
+
+class AuditLogForm(forms.Form):
+    user = forms.CharField(label=_("User name"), required=False, max_length=150)
+    start = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter the 'from' date as YYYY-MM-DD.")},
+    )
+    end = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter the 'to' date as YYYY-MM-DD.")},
+    )
+    programme = forms.ModelChoiceField(
+        label=_("Programme"),
+        queryset=Programme.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label=_("All programmes"),
+    )
+    guidance = forms.CharField(label=_("Document reference"), required=False, max_length=20)
+    kind = forms.ChoiceField(
+        label=_("Major or minor"),
+        choices=[("", _("Any")), *ChangeKind.choices, ("none", _("Neither"))],
+        required=False,
+    )
+    source = forms.ChoiceField(
+        label=_("Made by"), choices=[("", _("Any")), *ChangeSet.Source.choices], required=False
+    )
+
+    def clean_user(self):
+        username = self.cleaned_data["user"].strip()
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise forms.ValidationError(
+                _("There is no user called %(name)s."), params={"name": username}
+            )
+        return user
+
+    def clean_guidance(self):
+        reference = self.cleaned_data["guidance"].strip()
+        if not reference:
+            return None
+        try:
+            return Guidance.objects.get(reference=normalise_reference(reference))
+        except (MalformedReference, Guidance.DoesNotExist):
+            raise forms.ValidationError(
+                _("There is no guidance %(reference)s."), params={"reference": reference}
+            ) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", _("The 'to' date must be on or after the 'from' date."))
+        return cleaned
+
+    def changes(self):
+        return audit.audit_log(**self.cleaned_data)
+
+
+@auditors_only
+def log(request):
+    form = AuditLogForm(request.GET)
+    if not form.is_valid():
+        context = {"form": form, "head": ledger.chain_head()}
+        return render(request, "audit/log.html", context, status=400)
+    try:
+        page_number = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page_number = 1
+    # No total count: counting a long history on every page view would cost more than the page.
+    offset = (page_number - 1) * LOG_PER_PAGE
+    rows = list(form.changes()[offset : offset + LOG_PER_PAGE + 1])
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "changes": rows[:LOG_PER_PAGE],
+        "page_number": page_number,
+        "has_next": len(rows) > LOG_PER_PAGE,
+        "query": query.urlencode(),
+        "head": ledger.chain_head(),
+    }
+    return render(request, "audit/log.html", context)
+
+
+class Echo:
+    def write(self, value):
+        return value
+
+
+@auditors_only
+def log_csv(request):
+    form = AuditLogForm(request.GET)
+    if not form.is_valid():
+        return render(request, "audit/log.html", {"form": form}, status=400)
+    writer = csv.writer(Echo())
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in audit.csv_rows(form.changes())),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.csv"'
+    return response
