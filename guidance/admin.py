@@ -599,7 +599,9 @@ class GuidanceAdmin(RecordedChangeAdmin):
 
 
 def render_preview(request, guidance, slug=None):
-    """Render a record with the public page templates, whatever its status."""
+    """Render a record with the public pages' templates and context, whatever its status."""
+    from .views import replaced_references  # noqa: PLC0415 - the public pages import models
+
     record = (
         Guidance.objects.select_related("programme")
         .prefetch_related(
@@ -611,21 +613,16 @@ def render_preview(request, guidance, slug=None):
         .get(pk=guidance.pk)
     )
     chapters = list(record.chapters.all())
-    context = {"guidance": record, "chapters": chapters, "preview": True}
+    context = {"guidance": record, "chapters": chapters}
     if slug is None:
         recommendations = next((c for c in chapters if c.is_recommendations), None)
-        responsibility = getattr(record, "responsibility_statement", None)
         context.update(
             recommendations=recommendations,
             blocks=list(recommendations.blocks.all()) if recommendations else [],
-            responsibility=responsibility() if callable(responsibility) else None,
+            responsibility=record.responsibility_statement(),
             endorsements=record.endorsements.select_related("organisation"),
-            replaces=[r.target for r in record.relations.all() if r.type == RelationType.REPLACES],
-            partially_replaces=[
-                r.target
-                for r in record.relations.all()
-                if r.type == RelationType.PARTIALLY_REPLACES
-            ],
+            replaces=replaced_references(record, RelationType.REPLACES),
+            partially_replaces=replaced_references(record, RelationType.PARTIALLY_REPLACES),
         )
         return TemplateResponse(request, "guidance/overview.html", context)
     current = next((c for c in chapters if c.slug == slug), None)

@@ -1,0 +1,49 @@
+import pytest
+from django.urls import reverse
+
+from guidance.models import Block, GuidanceStatus
+from tests.factories import make_chapter, make_document, make_guidance, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def editor(client):
+    client.force_login(make_user("editor", groups=["Editors"], is_staff=True))
+
+
+def test_a_draft_is_previewed_with_the_public_page_templates(client, editor):
+    draft = make_guidance("HTG900", status=GuidanceStatus.DRAFT, title="A draft procedure")
+    make_chapter(draft, blocks=[(Block.Kind.RECOMMENDATION, "1.1", "Use it with care.")])
+
+    assert client.get(draft.get_absolute_url()).status_code == 404
+    response = client.get(reverse("admin:guidance_preview", args=[draft.pk]))
+
+    assert response.status_code == 200
+    assert "guidance/overview.html" in [t.name for t in response.templates]
+    content = response.content.decode()
+    assert "A draft procedure" in content
+    assert "Use it with care." in content
+
+
+def test_the_preview_of_published_guidance_matches_its_public_page(client, editor):
+    document = make_document("HTG501", title="Venoplasty")
+    public = client.get(document.get_absolute_url()).content.decode()
+    preview = client.get(reverse("admin:guidance_preview", args=[document.pk])).content.decode()
+    assert preview == public
+
+
+def test_a_chapter_of_a_draft_is_previewed_too(client, editor):
+    draft = make_document("HTG900", status=GuidanceStatus.DRAFT, chapters=2)
+    chapter = draft.chapters.get(number="2")
+    response = client.get(reverse("admin:guidance_preview_chapter", args=[draft.pk, chapter.slug]))
+    assert response.status_code == 200
+    assert "Paragraph 2.1." in response.content.decode()
+    missing = reverse("admin:guidance_preview_chapter", args=[draft.pk, "no-such-chapter"])
+    assert client.get(missing).status_code == 404
+
+
+def test_the_change_page_links_to_the_preview(client, editor):
+    draft = make_guidance("HTG900", status=GuidanceStatus.DRAFT)
+    page = client.get(reverse("admin:guidance_guidance_change", args=[draft.pk]))
+    assert reverse("admin:guidance_preview", args=[draft.pk]) in page.content.decode()
