@@ -1,0 +1,316 @@
+"""`make bench`: generate (or reuse) the data set, serve it as production does, measure.
+
+    python -m bench [--documents N] [--history-rows N] [--rounds N] [--duration S]
+                    [--regenerate] [--no-commit-report]
+
+On PostgreSQL when DATABASE_URL names a server (the data set lives in the database
+guidance_bench beside it), on SQLite under bench/out otherwise. Writes bench/out/report.md and
+report.json, and copies them to bench/REPORT.md and bench/report.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import redis
+
+from . import load, report
+from .database import OUT, ROOT, Store, fingerprint
+from .serve import collect_static, gunicorn, production_environment
+
+PAGES = OUT / "pages"
+
+# name: (key of the path chosen by `tasks prepare`, ceiling, needs the auditor's session)
+SCENARIOS = {
+    "overview": ("overview", "precomputed overview", False),
+    "chapter": ("chapter", "precomputed chapter", False),
+    "overview, uncached": ("uncached", "template-only overview", False),
+    "former reference (301)": ("former_reference", "precomputed overview", False),
+    "search": ("search", "template-only search", False),
+    "document timeline": ("timeline", "template-only timeline", True),
+    "audit log, user and month": ("audit_log", "template-only audit log", True),
+}
+# Ceiling: (URL, page whose size it matches)
+CEILINGS = {
+    "precomputed overview": ("/bench/precomputed/overview/", "overview"),
+    "precomputed chapter": ("/bench/precomputed/chapter/", "chapter"),
+    "template-only overview": ("/bench/template/overview/", "overview"),
+    "template-only search": ("/bench/template/search/", "search"),
+    "template-only timeline": ("/bench/template/timeline/", "timeline"),
+    "template-only audit log": ("/bench/template/audit-log/", "audit-log"),
+}
+CAPTURED = {
+    "overview": "overview",
+    "chapter": "chapter",
+    "search": "search",
+    "timeline": "timeline",
+    "audit-log": "audit_log",
+}
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def task(name, database_url, redis_url, *arguments):
+    """Run one of bench.tasks in its own process against a database; return its JSON."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.tasks", name, *arguments],
+        cwd=ROOT,
+        env=production_environment(database_url, redis_url),
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def machine(store, redis_url):
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as info:
+        memory_kb = int(info.readline().split()[1])
+    if store.vendor == "postgresql":
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(store.admin_url) as connection:
+            database = connection.execute("SHOW server_version").fetchone()[0]
+        database = f"PostgreSQL {database}"
+    else:
+        database = f"SQLite {sqlite3.sqlite_version} (WAL)"
+    import django  # noqa: PLC0415
+    import gunicorn as gunicorn_package  # noqa: PLC0415
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "gunicorn": gunicorn_package.__version__,
+        "wrk": load.wrk_version(),
+        "redis": redis.Redis.from_url(redis_url).info("server")["redis_version"],
+        "database": database,
+        "load_at_start": " ".join(f"{n:.2f}" for n in os.getloadavg()),
+    }
+
+
+def fetch(url, headers=()):
+    """GET without following redirects; return (status, body, location)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(url)
+    for header in headers:
+        key, value = header.split(": ", 1)
+        request.add_header(key, value)
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read(), response.headers.get("Location")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers.get("Location")
+
+
+def check_and_capture(base, targets, cookie):
+    """Request each page once: right status, and keep the bodies the ceilings match in size."""
+    PAGES.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for name, (key, _, authenticated) in SCENARIOS.items():
+        if key == "uncached":
+            continue
+        headers = [f"Cookie: {cookie}"] if authenticated else []
+        status, body, location = fetch(base + targets[key], headers)
+        expected = 301 if key == "former_reference" else 200
+        if status != expected:
+            problems.append(f"{name}: {targets[key]} answered {status}, expected {expected}")
+        if key == "former_reference":
+            targets["former_reference_location"] = location
+    for page, key in CAPTURED.items():
+        headers = [f"Cookie: {cookie}"] if key in {"timeline", "audit_log"} else []
+        status, body, _ = fetch(base + targets[key], headers)
+        (PAGES / f"{page}.html").write_bytes(body)
+        targets[f"{key}_bytes"] = len(body)
+    for name, (path, _) in CEILINGS.items():
+        status, _, _ = fetch(base + path)
+        if status != 200:
+            problems.append(f"ceiling {name}: {path} answered {status}")
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--history-rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
+    parser.add_argument("--worker-threads", type=int, default=4)
+    parser.add_argument("--import-copies", type=int, default=100)
+    parser.add_argument("--migrate", type=int, default=1000)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--regenerate", action="store_true", help="do not reuse the data set")
+    parser.add_argument(
+        "--no-commit-report",
+        action="store_true",
+        help="leave bench/REPORT.md and bench/report.json as they are",
+    )
+    arguments = parser.parse_args()
+    started = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    notes = [load.ensure_wrk()]
+    store = Store.from_environment(os.environ.get("DATABASE_URL"))
+    redis_url = arguments.redis_url
+    result = {
+        "command": "make bench"
+        + (f" BENCH_ARGS='{shlex.join(sys.argv[1:])}'" if sys.argv[1:] else "")
+        + (" (DATABASE_URL=postgres://…)" if store.vendor == "postgresql" else " (SQLite)"),
+        "machine": machine(store, redis_url),
+    }
+
+    expected = fingerprint(documents=arguments.documents, history_rows=arguments.history_rows)
+    generation = None if arguments.regenerate else store.kept_generation(expected)
+    if generation is None:
+        log(f"generating the data set ({store.vendor}); later runs reuse it")
+        store.empty_kept()
+        generation = task(
+            "build",
+            store.kept_url,
+            redis_url,
+            "--documents",
+            str(arguments.documents),
+            "--history-rows",
+            str(arguments.history_rows),
+        )
+        store.remember({**generation, "fingerprint": expected})
+        generation["reused"] = False
+    else:
+        log(f"reusing the data set generated in {generation['seconds']:.0f} s")
+        generation["reused"] = True
+    generation["database_bytes"] = store.size_bytes()
+    result["data_set"] = generation
+
+    copy_started = time.perf_counter()
+    store.copy_for_run()
+    result["copy_seconds"] = round(time.perf_counter() - copy_started, 1)
+    environment = production_environment(store.work_url, redis_url)
+    try:
+        log("choosing pages and signing in an auditor")
+        targets = task("prepare", store.work_url, redis_url)
+        cookie = targets.pop("session_cookie")
+        uncached = targets.pop("uncached_paths")
+        result["targets"] = targets
+        collect_static(environment)
+        redis.Redis.from_url(redis_url).flushdb()
+        server_log = OUT / "gunicorn.log"
+        with gunicorn(
+            environment,
+            workers=arguments.workers,
+            threads=arguments.worker_threads,
+            log_path=server_log,
+        ) as (base, command):
+            result["server"] = {
+                "command": shlex.join(command[1:]),
+                "description": f"gunicorn, {arguments.workers} workers × "
+                f"{arguments.worker_threads} threads (gthread), DEBUG=0, WhiteNoise, "
+                f"page cache in Redis ({redis_url})",
+            }
+            problems = check_and_capture(base, targets, cookie)
+            if problems:
+                raise SystemExit("Pages did not answer as expected:\n  " + "\n  ".join(problems))
+            script = load.rotation_script(uncached, OUT, arguments.threads)
+            measured = measure(base, targets, cookie, script, arguments, redis_url)
+        result["load"] = {
+            "rounds": arguments.rounds,
+            "description": f"wrk -t{arguments.threads} -c{arguments.connections} "
+            f"-d{arguments.duration}s --latency on 127.0.0.1, {arguments.rounds} interleaved "
+            "rounds per scenario after a warm-up round",
+        }
+        scenarios = {
+            name: {"path": targets.get(key, "rotating"), "ceiling": ceiling}
+            for name, (key, ceiling, _) in SCENARIOS.items()
+        } | {name: {"path": path, "ceiling": None} for name, (path, _) in CEILINGS.items()}
+        result["pages"] = report.summarise(scenarios, measured)
+
+        log("timing the workflows: import, bulk migration, verify_history")
+        result["workflows"] = task(
+            "workflows",
+            store.work_url,
+            redis_url,
+            "--import-copies",
+            str(arguments.import_copies),
+            "--migrate",
+            str(arguments.migrate),
+        )
+    finally:
+        store.drop_copy()
+    result["floors"] = report.floors(result["pages"], result["workflows"], generation, store.vendor)
+    result["machine"]["load_at_end"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
+    result["seconds"] = round(time.perf_counter() - started)
+    result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    result["notes"] = notes
+    report.write(result, OUT / "report.md", OUT / "report.json")
+    if not arguments.no_commit_report:
+        shutil.copy(OUT / "report.md", ROOT / "bench" / "REPORT.md")
+        shutil.copy(OUT / "report.json", ROOT / "bench" / "report.json")
+    print((OUT / "report.md").read_text())
+    log(f"done in {result['seconds']} s")
+
+
+def measure(base, targets, cookie, script, arguments, redis_url):
+    """A warm-up round of every scenario and ceiling, then interleaved measured rounds."""
+    runs = {}
+    for name, (key, _, authenticated) in SCENARIOS.items():
+        runs[name] = {
+            "url": base + (targets["overview"] if key == "uncached" else targets[key]),
+            "headers": [f"Cookie: {cookie}"] if authenticated else [],
+            "script": script if key == "uncached" else None,
+        }
+    for name, (path, _) in CEILINGS.items():
+        runs[name] = {"url": base + path, "headers": [], "script": None}
+    names = list(runs)
+    settings = {
+        "threads": arguments.threads,
+        "connections": arguments.connections,
+    }
+    log(f"warming up {len(names)} scenarios")
+    for name in names:
+        load.run_wrk(seconds=1, **settings, **runs[name])
+    measured = {name: [] for name in names}
+    for round_number in range(arguments.rounds):
+        # Each round starts one scenario further on, so none is always first or last.
+        order = names[round_number:] + names[:round_number]
+        for name in order:
+            if runs[name]["script"]:
+                # Every page of this round is rendered afresh.
+                redis.Redis.from_url(redis_url).flushdb()
+            outcome = load.run_wrk(seconds=arguments.duration, **settings, **runs[name])
+            measured[name].append(outcome)
+            log(
+                f"round {round_number + 1} {name}: {outcome.requests_per_second:.0f} req/s, "
+                f"p99 {outcome.p99_ms:.1f} ms, errors {outcome.errors + outcome.bad_status}"
+            )
+    return measured
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Where the benchmark keeps its data set, and how a run gets a fresh copy of it.
+
+The generated data set is kept (a SQLite file under bench/out, or the PostgreSQL database
+``guidance_bench`` on the server DATABASE_URL names) with a fingerprint of what made it: the
+migrations, the code that writes history and the generator, and the size asked for. A run
+whose fingerprint matches reuses it; each run works on a copy, so the workflows it times
+(imports, a bulk migration) never change the kept data set.
+"""
+
+import hashlib
+import json
+import sqlite3
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+FINGERPRINTED = [
+    *sorted((ROOT / "guidance" / "migrations").glob("*.py")),
+    ROOT / "guidance" / "history.py",
+    ROOT / "guidance" / "ledger.py",
+    ROOT / "bench" / "generate.py",
+]
+
+
+def fingerprint(**parameters):
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode())
+    for path in FINGERPRINTED:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Store:
+    """The kept data set and the working copy a run serves and changes."""
+
+    vendor: str
+    kept_url: str
+    work_url: str
+    kept_name: str
+    work_name: str
+    admin_url: str = ""
+
+    @classmethod
+    def from_environment(cls, database_url):
+        if database_url and database_url.startswith(("postgres://", "postgresql://")):
+            parts = urllib.parse.urlsplit(database_url)
+
+            def named(name):
+                return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+            return cls(
+                vendor="postgresql",
+                kept_url=named("guidance_bench"),
+                work_url=named("guidance_bench_run"),
+                kept_name="guidance_bench",
+                work_name="guidance_bench_run",
+                admin_url=named("postgres"),
+            )
+        if database_url and not database_url.startswith("sqlite:"):
+            raise SystemExit(f"DATABASE_URL={database_url!r}: use a postgres:// URL or none.")
+        kept, work = OUT / "bench.sqlite3", OUT / "bench-run.sqlite3"
+        return cls(
+            vendor="sqlite",
+            kept_url=f"sqlite:///{kept}",
+            work_url=f"sqlite:///{work}",
+            kept_name=str(kept),
+            work_name=str(work),
+        )
+
+    @property
+    def stamp_path(self):
+        return OUT / f"dataset-{self.vendor}.json"
+
+    def kept_generation(self, expected_fingerprint):
+        """What the kept data set's generation reported, if it is there and still current."""
+        if not self.stamp_path.exists() or not self._kept_exists():
+            return None
+        stamp = json.loads(self.stamp_path.read_text())
+        return stamp if stamp.get("fingerprint") == expected_fingerprint else None
+
+    def remember(self, stamp):
+        self.stamp_path.write_text(json.dumps(stamp, indent=2))
+
+    def forget(self):
+        self.stamp_path.unlink(missing_ok=True)
+
+    def _kept_exists(self):
+        if self.vendor == "sqlite":
+            return Path(self.kept_name).exists()
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [self.kept_name]
+            ).fetchone()
+        return found is not None
+
+    def empty_kept(self):
+        """Start the kept data set again from an empty database."""
+        self.forget()
+        if self.vendor == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(self.kept_name + suffix).unlink(missing_ok=True)
+            return
+        self._recreate(self.kept_name)
+
+    def copy_for_run(self):
+        """Give the run its own copy of the kept data set."""
+        if self.vendor == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(self.work_name + suffix).unlink(missing_ok=True)
+            # The backup API copies a consistent snapshot, WAL included.
+            with sqlite3.connect(self.kept_name) as source, sqlite3.connect(self.work_name) as copy:
+                source.backup(copy)
+            return
+        self._recreate(self.work_name, template=self.kept_name)
+
+    def drop_copy(self):
+        if self.vendor == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(self.work_name + suffix).unlink(missing_ok=True)
+            return
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{self.work_name}" WITH (FORCE)')
+
+    def size_bytes(self, which="kept"):
+        name = self.kept_name if which == "kept" else self.work_name
+        if self.vendor == "sqlite":
+            return Path(name).stat().st_size
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            return connection.execute("SELECT pg_database_size(%s)", [name]).fetchone()[0]
+
+    def _recreate(self, name, template=None):
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if template:
+                connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            else:
+                connection.execute(f'CREATE DATABASE "{name}"')

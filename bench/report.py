@@ -1,0 +1,198 @@
+"""Medians of the rounds, ratios to the ceilings, the floors of issue 6, as Markdown and JSON."""
+
+import json
+import statistics
+
+# (scenario, what it is compared with, floor ratio, floor p99 in ms, postgresql only)
+FLOORS = {
+    "overview": ("precomputed overview", 0.8, 20.0, False),
+    "chapter": ("precomputed chapter", 0.8, 20.0, False),
+    "overview, uncached": ("template-only overview", 0.5, None, False),
+    "search": ("template-only search", None, 100.0, True),
+    "document timeline": ("template-only timeline", None, 100.0, False),
+    "audit log, user and month": ("template-only audit log", None, 100.0, False),
+}
+
+
+def summarise(scenarios, rounds):
+    """Per scenario: medians over rounds, and the median of per-round ratios to its ceiling."""
+    summary = {}
+    for name, scenario in scenarios.items():
+        measured = rounds[name]
+        entry = {
+            "path": scenario["path"],
+            "rounds": [r.as_dict() for r in measured],
+            "requests_per_second": round(
+                statistics.median(r.requests_per_second for r in measured)
+            ),
+            "p50_ms": round(statistics.median(r.p50_ms for r in measured), 2),
+            "p99_ms": round(statistics.median(r.p99_ms for r in measured), 2),
+            "errors": sum(r.errors for r in measured),
+            "bad_status": sum(r.bad_status for r in measured),
+            "ceiling": scenario.get("ceiling"),
+        }
+        if scenario.get("ceiling"):
+            ceiling = rounds[scenario["ceiling"]]
+            entry["ratio"] = round(
+                statistics.median(
+                    r.requests_per_second / c.requests_per_second
+                    for r, c in zip(measured, ceiling, strict=True)
+                ),
+                2,
+            )
+        summary[name] = entry
+    return summary
+
+
+def floors(summary, workflows, generation, vendor):
+    """Each floor of the issue, with the measured figure and whether it is met."""
+    checks = []
+    for name, (ceiling, ratio, p99, postgres_only) in FLOORS.items():
+        entry = summary.get(name)
+        if entry is None:
+            continue
+        if ratio is not None:
+            checks.append(
+                {
+                    "floor": f"{name}: ≥ {ratio}× {ceiling}",
+                    "measured": f"{entry['ratio']}×",
+                    "met": entry["ratio"] >= ratio,
+                }
+            )
+        if p99 is not None:
+            note = " (floor is for PostgreSQL)" if postgres_only and vendor != "postgresql" else ""
+            checks.append(
+                {
+                    "floor": f"{name}: p99 < {p99:g} ms at 32 connections{note}",
+                    "measured": f"{entry['p99_ms']} ms",
+                    "met": entry["p99_ms"] < p99,
+                }
+            )
+    imported = workflows["import"]
+    checks.append(
+        {
+            "floor": "import: ≥ 20 documents/s",
+            "measured": f"{imported['documents_per_second']} documents/s "
+            f"({imported['error_count']} errors)",
+            "met": imported["documents_per_second"] >= 20 and not imported["error_count"],
+        }
+    )
+    migration = workflows["bulk_migration"]
+    checks.append(
+        {
+            "floor": "bulk migration of 1,000 documents from CSV: < 10 s",
+            "measured": f"{migration['seconds']} s for {migration['rows']} rows",
+            "met": migration["seconds"] < 10 and migration["rows"] >= 1000,
+        }
+    )
+    verify = workflows["verify_history"]
+    checks.append(
+        {
+            "floor": "verify_history over ≥ 1,000,000 history rows: < 60 s",
+            "measured": f"{verify['seconds']} s for {verify['history_rows']:,} rows"
+            + ("" if verify["verified"] else " (did not verify)"),
+            "met": verify["seconds"] < 60
+            and verify["history_rows"] >= 1_000_000
+            and verify["verified"],
+        }
+    )
+    errors = sum(e["errors"] + e["bad_status"] for e in summary.values())
+    checks.append(
+        {
+            "floor": "zero errors and zero non-2xx/3xx responses in every round",
+            "measured": f"{errors} in all rounds",
+            "met": errors == 0,
+        }
+    )
+    checks.append(
+        {
+            "floor": "data set: 10,000 documents, ≥ 1,000,000 history rows",
+            "measured": f"{generation['documents']:,} documents, "
+            f"{generation['history_rows']:,} history rows",
+            "met": generation["documents"] >= 10_000 and generation["history_rows"] >= 1_000_000,
+        }
+    )
+    return checks
+
+
+def markdown(result):
+    machine = result["machine"]
+    generation = result["data_set"]
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Run {result['finished']} with `{result['command']}` in {result['seconds']:.0f} s.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine['cpu']} × {machine['cores']} cores; memory {machine['memory_gb']} GB; "
+        f"load average at start {machine['load_at_start']}, at end {machine['load_at_end']}",
+        f"- {machine['os']}; Python {machine['python']}; Django {machine['django']}; "
+        f"gunicorn {machine['gunicorn']}; {machine['wrk']}; Redis {machine['redis']}",
+        f"- Database: {machine['database']}",
+        f"- Server: {result['server']['description']}",
+        f"- Load: {result['load']['description']}",
+        "",
+        "## Data set",
+        "",
+        f"{generation['documents']:,} documents and {generation['stubs']:,} stub records, "
+        f"{generation['change_sets']:,} changes, {generation['history_rows']:,} history rows; "
+        + (
+            f"generated in {generation['seconds']:.0f} s by an earlier run and reused "
+            f"(copied for this run in {result['copy_seconds']:.0f} s)."
+            if generation.get("reused")
+            else f"generated in {generation['seconds']:.0f} s "
+            f"({', '.join(f'{k} {v:.0f} s' for k, v in generation['phases'].items())})."
+        ),
+        "",
+        "## Pages",
+        "",
+        f"Medians of {result['load']['rounds']} interleaved rounds; ratio = median of the "
+        "per-round ratios of requests per second to the ceiling measured in the same round.",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | errors | non-2xx/3xx | ceiling | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for name, entry in result["pages"].items():
+        ratio = f"{entry['ratio']:.2f}×" if "ratio" in entry else ""
+        lines.append(
+            f"| {name} | {entry['requests_per_second']:,} | {entry['p50_ms']:.1f} | "
+            f"{entry['p99_ms']:.1f} | {entry['errors']} | {entry['bad_status']} | "
+            f"{entry['ceiling'] or ''} | {ratio} |"
+        )
+    workflows = result["workflows"]
+    imported, migration, verify = (
+        workflows["import"],
+        workflows["bulk_migration"],
+        workflows["verify_history"],
+    )
+    lines += [
+        "",
+        "## Workflows",
+        "",
+        "| workflow | measured |",
+        "| --- | --- |",
+        f"| import of the sample corpus ({imported['documents']} documents) | "
+        f"{imported['documents_per_second']} documents/s ({imported['seconds']} s) |",
+        f"| bulk migration from CSV ({migration['rows']:,} documents) | "
+        f"{migration['seconds']} s (preview {migration['preview_seconds']} s) |",
+        f"| `verify_history` ({verify['history_rows']:,} history rows) | "
+        f"{verify['seconds']} s ({verify['rows_per_second']:,} rows/s) |",
+        "",
+        "## Floors",
+        "",
+        "| floor | measured | |",
+        "| --- | --- | --- |",
+    ]
+    for check in result["floors"]:
+        lines.append(
+            f"| {check['floor']} | {check['measured']} | {'met' if check['met'] else 'NOT met'} |"
+        )
+    if result.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in result["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def write(result, markdown_path, json_path):
+    markdown_path.write_text(markdown(result))
+    json_path.write_text(json.dumps(result, indent=2, default=str) + "\n")

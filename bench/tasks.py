@@ -1,0 +1,260 @@
+"""The parts of a benchmark run that work inside Django, each run in its own process.
+
+    python -m bench.tasks build --documents N --history-rows N    generate the data set
+    python -m bench.tasks prepare                                  pick URLs, sign in an auditor
+    python -m bench.tasks workflows                                time import, bulk migration,
+                                                                   verify_history
+
+The database is the one DATABASE_URL names; each prints one JSON object on its last line.
+"""
+
+import argparse
+import datetime
+import io
+import json
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parent.parent / "guidance" / "samples"
+
+
+def build(arguments):
+    from django.core.management import call_command  # noqa: PLC0415
+
+    from bench.generate import generate  # noqa: PLC0415
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    migrated = time.perf_counter() - started
+    result = generate(
+        documents=arguments.documents,
+        history_rows=arguments.history_rows,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    return {
+        "documents": result.documents,
+        "stubs": result.stubs,
+        "change_sets": result.change_sets,
+        "history_rows": result.history_rows,
+        "migrated_during_generation": result.migrated,
+        "seconds": round(result.seconds + migrated, 1),
+        "phases": {"migrate": round(migrated, 1), **result.phases},
+    }
+
+
+def prepare(arguments):
+    """Choose what each scenario requests, and sign in an auditor for the history pages."""
+
+    from django.conf import settings  # noqa: PLC0415
+    from django.db.models import Count  # noqa: PLC0415
+    from django.db.models.functions import TruncMonth  # noqa: PLC0415
+    from django.test import Client  # noqa: PLC0415
+    from django.urls import reverse  # noqa: PLC0415
+
+    from guidance.models import Block, ChangeSet, Guidance, Relation, RelationType  # noqa: PLC0415
+
+    documents = Guidance.objects.documents().published()
+    sizes = sorted(
+        documents.annotate(size=Count("blocks")).values_list("size", "reference"),
+    )
+    # A document of median size, one that was migrated (so its old reference redirects).
+    migrated = set(
+        Relation.objects.filter(type=RelationType.MIGRATED_TO).values_list(
+            "target__reference", flat=True
+        )
+    )
+    candidates = [(size, ref) for size, ref in sizes if ref in migrated] or sizes
+    size, reference = candidates[len(candidates) // 2]
+    document = Guidance.objects.get(reference=reference)
+    former = (
+        Relation.objects.filter(type=RelationType.MIGRATED_TO, target=document)
+        .values_list("source__reference", flat=True)
+        .first()
+    )
+    chapter = document.chapters.annotate(size=Count("blocks")).order_by("-size", "position").first()
+    # The editor with the most changes in one month, and that month.
+    busiest = (
+        ChangeSet.objects.exclude(user__username="system")
+        .annotate(month=TruncMonth("created_at"))
+        .values("user__username", "month")
+        .annotate(changes=Count("id"))
+        .order_by("-changes")
+        .first()
+    )
+    month = busiest["month"].date()
+    next_month = (month.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    last_day = next_month - datetime.timedelta(days=1)
+
+    auditor = _auditor()
+    client = Client()
+    client.force_login(auditor)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    paths = [
+        reverse("guidance:overview", args=[ref.lower()])
+        for ref in documents.values_list("reference", flat=True)
+    ]
+    random.Random(7).shuffle(paths)
+    word = "fibrillation"
+    return {
+        "document": {
+            "reference": reference,
+            "blocks": size,
+            "history_rows": Block.history.filter(guidance_id=document.id).count(),
+        },
+        "overview": reverse("guidance:overview", args=[reference.lower()]),
+        "chapter": reverse("guidance:chapter", args=[reference.lower(), chapter.slug]),
+        "former_reference": reverse("guidance:overview", args=[former.lower()]) if former else "",
+        "search": reverse("guidance:list") + f"?q={word}",
+        "search_matches": documents.search(word).count(),
+        "timeline": reverse("audit:timeline", args=[reference.lower()]),
+        "audit_log": reverse("audit:log")
+        + f"?user={busiest['user__username']}&start={month:%Y-%m-%d}&end={last_day:%Y-%m-%d}",
+        "audit_log_changes": busiest["changes"],
+        "session_cookie": f"{settings.SESSION_COOKIE_NAME}={session}",
+        "uncached_paths": paths,
+    }
+
+
+def _auditor():
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+    from django.contrib.auth.models import Group  # noqa: PLC0415
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-auditor", defaults={"first_name": "Benchmark", "last_name": "Auditor"}
+    )
+    user.groups.add(Group.objects.get(name="Auditors"))
+    return user
+
+
+def workflows(arguments):
+    return {
+        "import": time_import(arguments.import_copies),
+        "bulk_migration": time_bulk_migration(arguments.migrate),
+        "verify_history": time_verify_history(),
+    }
+
+
+def renumbered(text, mapping):
+    """The sample with every reference it names moved to a fresh number."""
+    references = re.compile(r"(?i)\b(htg|ipg|mtg)(\d+)\b")
+    long_forms = re.compile(r"(?i)\b(guidance|procedure guidance) (\d+)\b")
+    text = references.sub(lambda m: m.group(1) + mapping[m.group(2)], text)
+    return long_forms.sub(lambda m: f"{m.group(1)} {mapping[m.group(2)]}", text)
+
+
+def time_import(copies):
+    """Import the shipped samples again and again under fresh references."""
+    from guidance.importers import import_guidance_text  # noqa: PLC0415
+
+    samples = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".txt", ".md"})
+    samples = [p for p in samples if p.name != "README.md"]
+    numbers = re.compile(r"(?i)\b(?:htg|ipg|mtg)(\d+)\b|\b(?:guidance|procedure guidance) (\d+)\b")
+    fresh = iter(range(30000, 999999))
+    texts = []
+    for copy in range(copies):
+        for path in samples:
+            text = path.read_text(encoding="utf-8")
+            mapping = {}
+            for match in numbers.finditer(text):
+                mapping.setdefault(match.group(1) or match.group(2), str(next(fresh)))
+            texts.append((f"{path.stem}-copy{copy}{path.suffix}", renumbered(text, mapping)))
+    errors = []
+    started = time.perf_counter()
+    for name, text in texts:
+        result = import_guidance_text(text, path=name)
+        if result.error:
+            errors.append(str(result.error))
+    seconds = time.perf_counter() - started
+    return {
+        "documents": len(texts),
+        "seconds": round(seconds, 2),
+        "documents_per_second": round(len(texts) / seconds, 1),
+        "errors": errors[:5],
+        "error_count": len(errors),
+    }
+
+
+def time_bulk_migration(rows):
+    """Migrate documents not yet migrated to fresh HealthTech numbers from one CSV file."""
+    from guidance import services  # noqa: PLC0415
+    from guidance.history import system_user  # noqa: PLC0415
+    from guidance.models import Guidance  # noqa: PLC0415
+
+    olds = list(
+        Guidance.objects.documents()
+        .filter(programme__code="IPG", status="published")
+        .order_by("-number")
+        .values_list("reference", flat=True)[:rows]
+    )
+    csv_text = "old reference,new reference,month\n" + "".join(
+        f"{old},HTG{80000 + n},2026-02\n" for n, old in enumerate(olds)
+    )
+    started = time.perf_counter()
+    plan = services.plan_bulk_migration(csv_text)
+    previewed = time.perf_counter() - started
+    started = time.perf_counter()
+    services.apply_bulk_migration(
+        csv_text=csv_text, user=system_user(), reason="Benchmark: bulk HealthTech migration"
+    )
+    applied = time.perf_counter() - started
+    return {
+        "rows": len(olds),
+        "problems": len(plan.problems),
+        "preview_seconds": round(previewed, 2),
+        "seconds": round(applied, 2),
+    }
+
+
+def time_verify_history():
+    from django.core.management import call_command  # noqa: PLC0415
+
+    from bench.generate import history_row_count  # noqa: PLC0415
+
+    rows = history_row_count()
+    output = io.StringIO()
+    started = time.perf_counter()
+    try:
+        call_command("verify_history", stdout=output, stderr=output)
+        verified = True
+    except Exception as error:  # noqa: BLE001 - the report says what failed
+        output.write(f"\n{error}")
+        verified = False
+    seconds = time.perf_counter() - started
+    return {
+        "history_rows": rows,
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(rows / seconds),
+        "verified": verified,
+        "output": output.getvalue().strip().splitlines()[-3:],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench.tasks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build")
+    build_parser.add_argument("--documents", type=int, default=10_000)
+    build_parser.add_argument("--history-rows", type=int, default=1_000_000)
+    commands.add_parser("prepare")
+    workflow_parser = commands.add_parser("workflows")
+    workflow_parser.add_argument("--import-copies", type=int, default=100)
+    workflow_parser.add_argument("--migrate", type=int, default=1000)
+    arguments = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    import django  # noqa: PLC0415
+
+    django.setup()
+    result = {"build": build, "prepare": prepare, "workflows": workflows}[arguments.command](
+        arguments
+    )
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""The product's URLs plus the two ceilings; served only by the benchmark's server."""
+
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("bench/precomputed/<slug:name>/", views.precomputed, name="bench-precomputed"),
+    path("bench/template/<slug:name>/", views.template_only, name="bench-template"),
+    path("", include("config.urls")),
+]
