@@ -19,7 +19,7 @@ from simple_history import utils as simple_history_utils
 from simple_history.signals import pre_create_historical_record
 
 from . import ledger
-from .models import ChangeSet
+from .models import ChangeSet, bulk_write_permitted
 
 SYSTEM_USERNAME = "system"
 
@@ -155,18 +155,31 @@ def _bulk_history_arguments():
     }
 
 
+@contextlib.contextmanager
+def _bulk_write():
+    token = bulk_write_permitted.set(True)
+    try:
+        yield
+    finally:
+        bulk_write_permitted.reset(token)
+
+
 def bulk_create_with_history(objs, model, batch_size=500):
     """Insert many rows and their history rows, as part of the current change."""
-    return simple_history_utils.bulk_create_with_history(
-        objs, model, batch_size=batch_size, **_bulk_history_arguments()
-    )
+    arguments = _bulk_history_arguments()
+    with _bulk_write():
+        return simple_history_utils.bulk_create_with_history(
+            objs, model, batch_size=batch_size, **arguments
+        )
 
 
 def bulk_update_with_history(objs, model, fields, batch_size=500):
     """Update many rows and write their history rows, as part of the current change."""
-    return simple_history_utils.bulk_update_with_history(
-        objs, model, fields, batch_size=batch_size, **_bulk_history_arguments()
-    )
+    arguments = _bulk_history_arguments()
+    with _bulk_write():
+        return simple_history_utils.bulk_update_with_history(
+            objs, model, fields, batch_size=batch_size, **arguments
+        )
 
 
 def guidance_ids_touched_by(change_set_id):

@@ -4,6 +4,7 @@ Every model an editor can change keeps full history. Each history row belongs to
 ChangeSet (one admin save, one workflow run, one import) that says who and why.
 """
 
+import contextvars
 import re
 import uuid
 
@@ -144,6 +145,41 @@ def tracked_history():
     return HistoricalRecords(bases=[ChangeSetHistory], cascade_delete_history=False)
 
 
+class UntrackedWrite(RuntimeError):
+    """A bulk write that would leave no history row."""
+
+
+# Set only by guidance.history's bulk helpers, which write the history rows themselves.
+bulk_write_permitted = contextvars.ContextVar("bulk_write_permitted", default=False)
+
+
+class TrackedQuerySet(models.QuerySet):
+    """Refuses update(), bulk_create() and bulk_update(), which write no history.
+
+    Use save(), or guidance.history.bulk_create_with_history / bulk_update_with_history.
+    """
+
+    def _refuse_untracked(self, method):
+        if not bulk_write_permitted.get():
+            raise UntrackedWrite(
+                f"{self.model.__name__}.objects.{method}() would write no history: save each "
+                "object, or use guidance.history.bulk_create_with_history() or "
+                "bulk_update_with_history()"
+            )
+
+    def update(self, **kwargs):
+        self._refuse_untracked("update")
+        return super().update(**kwargs)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        self._refuse_untracked("bulk_create")
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, *args, **kwargs):
+        self._refuse_untracked("bulk_update")
+        return super().bulk_update(objs, *args, **kwargs)
+
+
 class Programme(models.Model):
     class Vocabulary(models.TextChoices):
         INTERVENTIONAL = "interventional", _("Interventional procedures")
@@ -172,6 +208,8 @@ class Programme(models.Model):
         default=True, help_text=_("Retired programmes publish no new guidance.")
     )
 
+    objects = TrackedQuerySet.as_manager()
+
     history = tracked_history()
 
     class Meta:
@@ -192,6 +230,8 @@ class ResponsibilityStatement(models.Model):
         max_length=5, choices=DatePrecision, default=DatePrecision.DAY
     )
     text = models.TextField(help_text=_("Paragraphs separated by a blank line."))
+
+    objects = TrackedQuerySet.as_manager()
 
     history = tracked_history()
 
@@ -250,7 +290,7 @@ def block_search_vector():
     return SearchVector("text", config=SEARCH_CONFIG)
 
 
-class GuidanceQuerySet(models.QuerySet):
+class GuidanceQuerySet(TrackedQuerySet):
     def published(self):
         """Everything the public may see: all but drafts (withdrawn guidance keeps its page)."""
         return self.exclude(status=GuidanceStatus.DRAFT)
@@ -575,6 +615,8 @@ class Chapter(models.Model):
         max_length=200, help_text=_("From the numbered heading, e.g. 1-recommendations.")
     )
 
+    objects = TrackedQuerySet.as_manager()
+
     history = tracked_history()
 
     class Meta:
@@ -684,6 +726,8 @@ class Block(models.Model):
         help_text=_("Recommendations only: the category the wording puts it in."),
     )
 
+    objects = TrackedQuerySet.as_manager()
+
     history = block_history
 
     class Meta:
@@ -710,7 +754,7 @@ class Block(models.Model):
         return self.number
 
 
-class RecommendationManager(models.Manager):
+class RecommendationManager(models.Manager.from_queryset(TrackedQuerySet)):
     def get_queryset(self):
         return super().get_queryset().filter(kind=Block.Kind.RECOMMENDATION)
 
@@ -737,6 +781,8 @@ models.signals.post_delete.connect(block_history.post_delete, sender=Recommendat
 class Organisation(models.Model):
     name = models.CharField(max_length=200, unique=True)
 
+    objects = TrackedQuerySet.as_manager()
+
     history = tracked_history()
 
     class Meta:
@@ -754,6 +800,8 @@ class Endorsement(models.Model):
     statement = models.TextField(
         blank=True, help_text=_("As printed, e.g. 'This guidance has been endorsed by …'.")
     )
+
+    objects = TrackedQuerySet.as_manager()
 
     history = tracked_history()
 
@@ -778,6 +826,8 @@ class UpdateEntry(models.Model):
     precision = models.CharField(max_length=5, choices=DatePrecision, default=DatePrecision.MONTH)
     kind = models.CharField(max_length=5, choices=ChangeKind)
     text = models.TextField()
+
+    objects = TrackedQuerySet.as_manager()
 
     history = tracked_history()
 
@@ -830,6 +880,8 @@ class Relation(models.Model):
     position = models.PositiveIntegerField(
         default=0, help_text=_("Order among the source's relations, as the notice lists them.")
     )
+
+    objects = TrackedQuerySet.as_manager()
 
     history = tracked_history()
 

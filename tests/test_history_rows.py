@@ -89,3 +89,29 @@ def test_changes_are_chained_in_order():
     make_guidance("IPG705")
     first, second = ChangeSet.objects.order_by("-sequence")[:2][::-1]
     assert second.previous_digest == first.digest
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda: Guidance.objects.filter(reference="IPG710").update(title="Quiet"),
+        lambda: Block.objects.all().update(text="Quiet"),
+        lambda: Guidance.objects.bulk_update(list(Guidance.objects.all()), ["title"]),
+        lambda: Recommendation.objects.filter(number="1.1").update(text="Quiet"),
+    ],
+)
+def test_writes_that_would_leave_no_history_are_refused(write):
+    from guidance.models import UntrackedWrite  # noqa: PLC0415
+
+    make_document("IPG710", chapters=1, recommendations=1)
+    with pytest.raises(UntrackedWrite), recording(reason="Trying a quiet write"):
+        write()
+    assert Guidance.objects.get(reference="IPG710").title == "Guidance IPG710"
+
+
+def test_bulk_create_outside_the_history_helper_is_refused():
+    from guidance.models import Organisation, UntrackedWrite  # noqa: PLC0415
+
+    with pytest.raises(UntrackedWrite), recording(reason="Quiet insert"):
+        Organisation.objects.bulk_create([Organisation(name="Quiet")])
+    assert not Organisation.objects.filter(name="Quiet").exists()
