@@ -3,22 +3,29 @@
 A cached page is stored under a key made from version tokens: one for the whole site, one
 for the document the page belongs to (or for the listings: search, feed, sitemap). A change
 deletes the tokens of the documents it wrote and of the documents related to them, so their
-next request renders afresh; every other page stays cached. A hit costs two cache reads and
-no SQL query.
+next request renders afresh; every other page stays cached. A hit costs no SQL query, and
+no cache round trip either when this process served the page recently (see Tokens).
 """
 
+import collections
 import datetime
 import functools
 import hashlib
+import json
+import logging
+import os
+import threading
+import time
 import uuid
 
-from django.core.cache import cache
+import redis
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.dispatch import receiver
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.template.response import SimpleTemplateResponse
-from django.utils import timezone
 from django.utils.cache import get_conditional_response, set_response_etag
-from django.utils.http import http_date, parse_http_date_safe
+from django.utils.http import http_date
 
 from .history import change_committed, guidance_ids_touched_by
 from .models import (
@@ -33,31 +40,120 @@ from .models import (
 
 SITE_TOKEN = "pages:site"
 LISTINGS_TOKEN = "pages:listings"
-CACHED_STATUSES = {200, 301, 302}
+REDIRECTS = {301: HttpResponsePermanentRedirect, 302: HttpResponseRedirect}
+CACHED_STATUSES = {200, *REDIRECTS}
+PAGE_TIMEOUT = 24 * 60 * 60
+PURGE_CHANNEL = "guidance:page-purges"
+
+logger = logging.getLogger(__name__)
 
 
 def document_token(reference):
     return f"pages:document:{reference}"
 
 
-def _seconds_until_midnight():
-    # 'Your responsibility' wording in force can change at midnight without any edit.
-    now = timezone.localtime()
-    midnight = datetime.datetime.combine(
-        now.date() + datetime.timedelta(days=1), datetime.time(), tzinfo=now.tzinfo
-    )
-    return max(60, int((midnight - now).total_seconds()))
+class Tokens:
+    """The version tokens, read on every request; a missing token is made afresh.
+
+    With Redis as the cache, each process keeps a copy of the tokens it has read while it is
+    subscribed to the purge channel, so that a page hit needs no round trip at all; a purge
+    anywhere drops the purged tokens from every copy. Without the subscription (starting up,
+    connection lost) every read goes to the cache.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pid = None
+        self._reset()
+
+    def _reset(self):
+        self.copy = {}
+        self.generation = 0
+        self.subscribed = False
+        self.redis_url = None
+
+    def get_many(self, names):
+        self._start_listening_once()
+        with self.lock:
+            found = {name: self.copy[name] for name in names if name in self.copy}
+            generation = self.generation
+        if len(found) == len(names):
+            return found
+        fetched = cache.get_many([name for name in names if name not in found])
+        missing = {name: uuid.uuid4().hex for name in names if name not in found | fetched}
+        if missing:
+            cache.set_many(missing, timeout=None)
+            fetched.update(missing)
+        with self.lock:
+            # A purge that arrived meanwhile may concern what was just read: keep no copy.
+            if self.subscribed and self.generation == generation:
+                self.copy.update(fetched)
+        return found | fetched
+
+    def purge(self, names):
+        self._start_listening_once()
+        cache.delete_many(names)
+        self.forget(names)
+        if self.redis_url:
+            redis.Redis.from_url(self.redis_url).publish(PURGE_CHANNEL, json.dumps(names))
+
+    def forget(self, names=None):
+        with self.lock:
+            self.generation += 1
+            for name in names if names is not None else list(self.copy):
+                self.copy.pop(name, None)
+
+    def _start_listening_once(self):
+        if self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            # A forked worker starts with no copy and its own listener.
+            self.pid = os.getpid()
+            self._reset()
+            backend = caches["default"]
+            if isinstance(backend, RedisCache) and isinstance(backend._servers[0], str):
+                self.redis_url = backend._servers[0]
+                threading.Thread(target=self._listen, name="page-purges", daemon=True).start()
+
+    def _listen(self):
+        client = redis.Redis.from_url(self.redis_url)
+        while True:
+            try:
+                subscription = client.pubsub()
+                subscription.subscribe(PURGE_CHANNEL)
+                for message in subscription.listen():
+                    if message["type"] == "subscribe":
+                        with self.lock:
+                            self.subscribed = True
+                    elif message["type"] == "message":
+                        self.forget(json.loads(message["data"]))
+            except redis.RedisError:
+                logger.warning("Lost the page purge subscription; reconnecting", exc_info=True)
+            with self.lock:
+                self.subscribed = False
+            self.forget()
+            time.sleep(1)
+
+
+tokens = Tokens()
+
+
+def forget_all_pages():
+    """Empty the cache and this process's copies (for tests: the database starts afresh)."""
+    cache.clear()
+    tokens.forget()
+    recent_pages.clear()
 
 
 def _page_key(request, token_names):
-    tokens = cache.get_many(token_names)
-    missing = {name: uuid.uuid4().hex for name in token_names if name not in tokens}
-    if missing:
-        cache.set_many(missing, timeout=None)
-        tokens.update(missing)
-    versions = ":".join(tokens[name] for name in token_names)
-    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-    return f"page:{hashlib.sha256(versions.encode()).hexdigest()}:{path}"
+    versions = tokens.get_many(token_names)
+    # The date is part of the key: the 'Your responsibility' wording in force can change at
+    # midnight without any edit. Django sets the process time zone to TIME_ZONE.
+    parts = [datetime.date.today().isoformat(), *(versions[name] for name in token_names)]
+    parts.append(request.get_full_path())
+    return f"page:v3:{hashlib.sha256(':'.join(parts).encode()).hexdigest()}"
 
 
 def _token_names(kwargs):
@@ -70,6 +166,47 @@ def _token_names(kwargs):
     return [SITE_TOKEN, document_token(reference)]
 
 
+class RecentPages:
+    """The pages this process served last, by versioned key, so that a hit skips the cache.
+
+    The version tokens are still checked on every request, so a purge is seen at once.
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self.pages = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            page = self.pages.get(key)
+            if page is not None:
+                self.pages.move_to_end(key)
+            return page
+
+    def clear(self):
+        with self.lock:
+            self.pages.clear()
+
+    def put(self, key, page):
+        with self.lock:
+            self.pages[key] = page
+            while len(self.pages) > self.size:
+                self.pages.popitem(last=False)
+
+
+recent_pages = RecentPages(size=500)
+
+
+def _stored(response):
+    """What is kept of a response: status, headers, content and the time it was made."""
+    last_modified = int(time.time())
+    if response.status_code == 200:
+        set_response_etag(response)
+        response.headers.setdefault("Last-Modified", http_date(last_modified))
+    return (response.status_code, dict(response.headers), response.content, last_modified)
+
+
 def cached_page(view):
     """Serve a public page from the cache, with ETag/Last-Modified and 304 answers."""
 
@@ -79,23 +216,28 @@ def cached_page(view):
         if request.method not in ("GET", "HEAD") or token_names is None:
             return view(request, *args, **kwargs)
         key = _page_key(request, token_names)
-        response = cache.get(key)
-        if response is None:
+        page = recent_pages.get(key) or cache.get(key)
+        if page is None:
             response = view(request, *args, **kwargs)
             if isinstance(response, SimpleTemplateResponse):
                 response.render()
-            if response.status_code in CACHED_STATUSES and isinstance(response, HttpResponse):
-                if response.status_code == 200:
-                    set_response_etag(response)
-                    response.headers.setdefault("Last-Modified", http_date())
-                cache.set(key, response, timeout=_seconds_until_midnight())
-        if response.status_code != 200:
+            if response.status_code not in CACHED_STATUSES or response.streaming:
+                return response
+            page = _stored(response)
+            cache.set(key, page, timeout=PAGE_TIMEOUT)
+        recent_pages.put(key, page)
+        status, headers, content, last_modified = page
+        if status in REDIRECTS:
+            response = REDIRECTS[status](headers["Location"], headers=headers)
+        else:
+            response = HttpResponse(content, status=status, headers=headers)
+        conditional = "HTTP_IF_NONE_MATCH" in request.META or (
+            "HTTP_IF_MODIFIED_SINCE" in request.META
+        )
+        if status != 200 or not conditional:
             return response
         return get_conditional_response(
-            request,
-            etag=response.headers.get("ETag"),
-            last_modified=parse_http_date_safe(response.headers.get("Last-Modified", "")),
-            response=response,
+            request, etag=headers["ETag"], last_modified=last_modified, response=response
         )
 
     return wrapper
@@ -124,10 +266,10 @@ def references_to_purge(guidance_ids):
 
 @receiver(change_committed)
 def purge_changed_pages(sender, change_set, **kwargs):
-    tokens = [LISTINGS_TOKEN]
+    names = [LISTINGS_TOKEN]
     if shared_tables() & set(change_set.row_hashes):
-        tokens.append(SITE_TOKEN)
+        names.append(SITE_TOKEN)
     ids = guidance_ids_touched_by(change_set.id)
     if ids:
-        tokens.extend(document_token(reference) for reference in references_to_purge(ids))
-    cache.delete_many(tokens)
+        names.extend(document_token(reference) for reference in references_to_purge(ids))
+    tokens.purge(names)

@@ -147,15 +147,11 @@ def guidance_list(request):
     )
 
 
-@require_safe
-@cached_page
-def overview(request, reference):
-    record, requested = public_record(reference)
-    if response := canonical_redirect(request, record, requested, record.get_absolute_url()):
-        return response
+def overview_context(record):
+    """What the overview page shows of a record (the admin's preview uses it too)."""
     chapters = list(record.chapters.all())
     recommendations = next((c for c in chapters if c.is_recommendations), None)
-    context = {
+    return {
         "guidance": record,
         "chapters": chapters,
         "recommendations": recommendations,
@@ -165,24 +161,16 @@ def overview(request, reference):
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
     }
-    return render(request, "guidance/overview.html", context)
 
 
-@require_safe
-@cached_page
-def chapter(request, reference, slug):
-    record, requested = public_record(reference)
-    if record.status_enum.is_withdrawn or record.is_stub:
-        return redirect(record)
+def chapter_context(record, slug):
+    """What a chapter page shows of a record; Http404 for a slug it does not have."""
     chapters = list(record.chapters.all())
     current = next((c for c in chapters if c.slug == slug.lower()), None)
     if current is None:
         raise Http404
-    url = current.get_absolute_url()
-    if response := canonical_redirect(request, record, requested, url):
-        return response
     index = chapters.index(current)
-    context = {
+    return {
         "guidance": record,
         "chapters": chapters,
         "chapter": current,
@@ -191,6 +179,27 @@ def chapter(request, reference, slug):
         "next": chapters[index + 1] if index + 1 < len(chapters) else None,
         "is_last": index + 1 == len(chapters),
     }
+
+
+@require_safe
+@cached_page
+def overview(request, reference):
+    record, requested = public_record(reference)
+    if response := canonical_redirect(request, record, requested, record.get_absolute_url()):
+        return response
+    return render(request, "guidance/overview.html", overview_context(record))
+
+
+@require_safe
+@cached_page
+def chapter(request, reference, slug):
+    record, requested = public_record(reference)
+    if record.status_enum.is_withdrawn or record.is_stub:
+        return redirect(record)
+    context = chapter_context(record, slug)
+    url = context["chapter"].get_absolute_url()
+    if response := canonical_redirect(request, record, requested, url):
+        return response
     return render(request, "guidance/chapter.html", context)
 
 

@@ -2,9 +2,9 @@ import datetime
 import re
 
 import pytest
-from django.core.cache import cache
 
 from guidance.models import ChangeKind, GuidanceStatus
+from guidance.page_cache import forget_all_pages
 from tests.factories import make_document, make_guidance, make_update_entry
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def empty_page_cache():
-    cache.clear()
+    forget_all_pages()
 
 
 def test_the_atom_feed_lists_publications_and_updates_newest_first(client):

@@ -2,15 +2,16 @@ import io
 import re
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
+
+from guidance.page_cache import forget_all_pages
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def samples():
-    cache.clear()
+    forget_all_pages()
     call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
 
 

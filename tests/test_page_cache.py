@@ -1,9 +1,19 @@
 import datetime
+import time
+import uuid
 
 import pytest
-from django.core.cache import cache
+import redis
 
-from guidance.models import Guidance, GuidanceStatus, Programme, Relation, RelationType
+from guidance.models import (
+    Guidance,
+    GuidanceStatus,
+    Programme,
+    Relation,
+    RelationType,
+    ResponsibilityStatement,
+)
+from guidance.page_cache import Tokens, document_token, forget_all_pages
 from tests.factories import make_document, make_guidance
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def empty_page_cache():
-    cache.clear()
+    forget_all_pages()
 
 
 def test_a_cached_page_is_served_without_any_query(client, django_assert_num_queries):
@@ -142,3 +152,58 @@ def test_a_change_leaves_unrelated_pages_cached(
 
     with django_assert_num_queries(0):
         client.get("/guidance/htg504/")
+
+
+def test_a_new_responsibility_wording_shows_at_once_on_every_page_of_the_programme(
+    client, as_editor, django_capture_on_commit_callbacks
+):
+    make_document("HTG506")
+    client.get("/guidance/htg506/")
+
+    with django_capture_on_commit_callbacks(execute=True), as_editor("New wording"):
+        ResponsibilityStatement.objects.create(
+            programme=Programme.objects.get(code="HTG"),
+            applies_from=datetime.date(2020, 1, 1),
+            text="The new responsibility wording.",
+        )
+
+    assert "The new responsibility wording." in client.get("/guidance/htg506/").content.decode()
+
+
+def redis_is_running():
+    try:
+        return redis.Redis.from_url(REDIS_FOR_TESTS, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+
+
+REDIS_FOR_TESTS = "redis://127.0.0.1:6379/9"
+
+
+@pytest.mark.skipif(not redis_is_running(), reason="needs Redis at 127.0.0.1:6379")
+def test_a_purge_in_one_process_reaches_the_token_copy_of_another(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_FOR_TESTS,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    other_worker = Tokens()
+    name = document_token("HTG501")
+    first = other_worker.get_many([name])[name]
+    wait_until(lambda: other_worker.subscribed)
+    assert other_worker.get_many([name])[name] == first
+    assert name in other_worker.copy
+
+    Tokens().purge([name])
+
+    wait_until(lambda: name not in other_worker.copy)
+    assert other_worker.get_many([name])[name] != first
+
+
+def wait_until(condition, seconds=5):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.01)

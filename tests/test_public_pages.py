@@ -2,7 +2,6 @@ import datetime
 import re
 
 import pytest
-from django.core.cache import cache
 
 from guidance.history import recording
 from guidance.models import (
@@ -12,6 +11,7 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
+from guidance.page_cache import forget_all_pages
 from tests.factories import (
     make_chapter,
     make_document,
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def empty_page_cache():
-    cache.clear()
+    forget_all_pages()
 
 
 def text_of(response):
