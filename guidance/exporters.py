@@ -73,6 +73,8 @@ def export_text(guidance):
     out += ["  \n".join(header), ""]
     url = f"www.nice.org.uk/guidance/{guidance.reference.lower()}"
     out += [f"[{url}](https://{url})", ""]
+    if guidance.summary:
+        out += [guidance.summary, ""]
     if guidance.status_explanation:
         out += [guidance.status_explanation, ""]
 
@@ -159,6 +161,7 @@ def export_json(guidance):
     return {
         "reference": guidance.reference,
         "title": guidance.title,
+        "summary": guidance.summary,
         "programme": {"code": guidance.programme.code, "name": guidance.programme.name},
         "status": guidance.status,
         "status_explanation": guidance.status_explanation,

@@ -108,6 +108,7 @@ class ParsedRelation:
 class ParsedDocument:
     reference: str = ""
     title: str = ""
+    summary: str = ""
     programme_name: str = ""
     status: str = GuidanceStatus.PUBLISHED
     status_explanation: str = ""
@@ -414,8 +415,10 @@ class DocumentParser:
             self._set_reference(url.group(1), element.line)
         elif self.finder.code_for_name(text) and not self.doc.programme_name:
             self.doc.programme_name = text
-        else:
+        elif self._is_notice(text) or self.doc.summary or element.kind != "text":
             self.notices.append(element)
+        else:
+            self.doc.summary = text  # 'Evidence-based recommendations on …'
 
     def _set_reference(self, value, line):
         try:
@@ -796,6 +799,7 @@ class DocumentWriter:
         guidance = self._guidance(
             parsed.reference,
             title=parsed.title,
+            summary=parsed.summary,
             status=parsed.status,
             status_explanation=parsed.status_explanation,
             is_stub=parsed.is_stub,

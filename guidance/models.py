@@ -398,6 +398,11 @@ class Guidance(models.Model):
     programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="guidance")
     number = models.PositiveIntegerField(_("number"))
     title = models.CharField(_("title"), max_length=500, blank=True)
+    summary = models.TextField(
+        _("summary"),
+        blank=True,
+        help_text=_("The line under the title, e.g. 'Evidence-based recommendations on …'."),
+    )
     status = models.CharField(
         _("status"), max_length=25, choices=GuidanceStatus, default=GuidanceStatus.DRAFT
     )

@@ -126,6 +126,7 @@ def test_the_abridged_medtech_sample_imports_with_its_recommendations_and_bullet
 def test_a_guideline_keeps_its_shape_rationale_and_major_update():
     import_guidance_file(DOCUMENTS / "ng_shape.md")
     ng = Guidance.objects.get(reference="NG220")
+    assert ng.summary.startswith("This guideline covers diagnosing and managing")
     assert (ng.last_updated_on, ng.last_updated_precision) == (datetime.date(2024, 3, 7), "day")
     assert [c.title for c in ng.chapters.all()] == [
         "Overview",
@@ -341,3 +342,12 @@ def test_a_document_under_a_reference_it_has_left_is_refused(tmp_path):
         result.error
     )
     assert Guidance.objects.get(reference="IPG640").is_stub
+
+
+def test_more_than_one_unexplained_line_under_the_title_is_refused():
+    text = "# T\n\nReference: TA1\n\nA summary.\n\nAnd then something else.\n"
+    result = import_guidance_text(text, path="odd.md")
+    assert "unexpected text before the first chapter: 'And then something else.'" in str(
+        result.error
+    )
+    assert result.error.line == 7
