@@ -5,6 +5,8 @@ for the document the page belongs to (or for the listings: search, feed, sitemap
 deletes the tokens of the documents it wrote and of the documents related to them, so their
 next request renders afresh; every other page stays cached. A hit costs no SQL query, and
 no cache round trip either when this process served the page recently (see Tokens).
+
+GUIDANCE_PAGE_CACHE = False in the settings turns the cache off (to measure rendering).
 """
 
 import collections
@@ -19,6 +21,7 @@ import time
 import uuid
 
 import redis
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.dispatch import receiver
@@ -213,7 +216,11 @@ def cached_page(view):
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         token_names = _token_names(kwargs)
-        if request.method not in ("GET", "HEAD") or token_names is None:
+        if (
+            request.method not in ("GET", "HEAD")
+            or token_names is None
+            or not getattr(settings, "GUIDANCE_PAGE_CACHE", True)
+        ):
             return view(request, *args, **kwargs)
         key = _page_key(request, token_names)
         page = recent_pages.get(key) or cache.get(key)

@@ -74,7 +74,9 @@ class SearchForm(forms.Form):
         """The public documents matching the valid filters (invalid ones are ignored)."""
         self.is_valid()
         data = self.cleaned_data
-        results = Guidance.objects.published().select_related("programme").search(data.get("q"))
+        results = Guidance.objects.published().select_related("programme")
+        # Records known only from a notice are found by their reference, not listed.
+        results = results.search(data["q"]) if data.get("q") else results.documents()
         if data.get("programme"):
             results = results.filter(programme=data["programme"])
         if data.get("status"):
