@@ -51,6 +51,9 @@ def _saved(response):
     return any(str(name).endswith("popup_response.html") for name in templates)
 
 
+CHANGE_FIELDSET = _("This change")
+
+
 class RecordedChangeAdmin(SimpleHistoryAdmin):
     """Runs each save and delete as one recorded change, with the reason the editor gave.
 
@@ -77,7 +80,7 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
             for name, options in self.get_base_fieldsets(request, obj)
         ]
         if self.may_save(request, obj):
-            fieldsets.append((_("This change"), {"fields": self.change_fields}))
+            fieldsets.append((CHANGE_FIELDSET, {"fields": self.change_fields}))
         return fieldsets
 
     def _without_change_fields(self, fields):
@@ -584,6 +587,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
+            change_fieldset_name=CHANGE_FIELDSET,
             may_publish=self.has_publish_permission(request),
             may_migrate=self.has_migrate_permission(request),
             status_choices=GuidanceStatus,

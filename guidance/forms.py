@@ -91,6 +91,7 @@ class GuidanceAdminForm(forms.ModelForm):
             "isbn",
             "minor_changes_heading",
         ]
+        widgets = {"title": forms.TextInput(attrs={"size": 90})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
