@@ -63,6 +63,12 @@ def test_overview_shows_the_header_contents_and_recommendations(client):
     assert response.content.decode().count("<h1") == 1
 
 
+def test_the_summary_under_the_title_is_shown(client):
+    make_guidance("NG203", summary="Evidence-based recommendations on chronic kidney disease.")
+    page = text_of(client.get("/guidance/ng203/"))
+    assert "Evidence-based recommendations on chronic kidney disease." in page
+
+
 def test_last_updated_shows_only_after_a_major_change(client):
     make_guidance(
         "HTG502", last_updated_on=datetime.date(2026, 1, 1), last_updated_precision="month"
