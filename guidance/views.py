@@ -180,6 +180,7 @@ def chapter_context(record, slug):
         "previous": chapters[index - 1] if index > 0 else None,
         "next": chapters[index + 1] if index + 1 < len(chapters) else None,
         "is_last": index + 1 == len(chapters),
+        "endorsements": record.endorsements.select_related("organisation"),
     }
 
 
