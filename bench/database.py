@@ -2,7 +2,7 @@
 
 The generated data set is kept (a SQLite file under bench/out, or the PostgreSQL database
 ``guidance_bench`` on the server DATABASE_URL names) with a fingerprint of what made it: the
-migrations, the code that writes history and the generator, and the size asked for. A run
+migrations, the code that writes history, the generator's VERSION and the size asked for. A run
 whose fingerprint matches reuses it; each run works on a copy, so the workflows it times
 (imports, a bulk migration) never change the kept data set.
 """
@@ -18,15 +18,18 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
+# Raise when bench/generate.py changes the shape of the data, so kept data sets are made again.
+DATA_SET_VERSION = 1
 FINGERPRINTED = [
     *sorted((ROOT / "guidance" / "migrations").glob("*.py")),
     ROOT / "guidance" / "history.py",
     ROOT / "guidance" / "ledger.py",
-    ROOT / "bench" / "generate.py",
 ]
 
 
 def fingerprint(**parameters):
+    """What the kept data set depends on: the schema, how history is written, its shape."""
+    parameters = {**parameters, "generator": DATA_SET_VERSION}
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode())
     for path in FINGERPRINTED:
         digest.update(path.name.encode())

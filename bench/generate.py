@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection
 
 from guidance import ledger, services
 from guidance.history import (
@@ -880,7 +879,8 @@ def _generate(*, documents, history_rows, seed, log):
     r = writer.random
     system = writer.system
 
-    with recording(user=system, reason="Loaded the organisations that endorse guidance"):
+    with recording(user=system, reason="Loaded the organisations that endorse guidance") as change:
+        change.started_at = datetime.datetime(2024, 1, 8, 8, tzinfo=UTC)
         organisations = bulk_create_with_history(
             [Organisation(name=name) for name in RESPONSIBILITY_ORGANISATIONS], Organisation
         )
@@ -1015,5 +1015,4 @@ def _generate(*, documents, history_rows, seed, log):
     result.change_sets = ChangeSet.objects.count()
     result.history_rows = rows
     result.seconds = round(time.perf_counter() - started, 1)
-    connection.close()
     return result

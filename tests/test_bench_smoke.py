@@ -1,0 +1,111 @@
+"""The benchmark's data set, made small: shaped like real guidance, with real chained history."""
+
+import pytest
+
+from bench.database import fingerprint
+from bench.generate import generate, history_row_count
+from bench.load import parse
+from guidance import ledger
+from guidance.models import (
+    Block,
+    ChangeKind,
+    ChangeSet,
+    Chapter,
+    Guidance,
+    Relation,
+    RelationType,
+    UpdateEntry,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def data_set():
+    return generate(documents=30, history_rows=3000, log=lambda line: None)
+
+
+def test_the_data_set_has_the_documents_and_history_asked_for(data_set):
+    assert Guidance.objects.documents().count() == 30 == data_set.documents
+    assert history_row_count() >= 3000
+    assert data_set.history_rows == history_row_count()
+
+
+def test_documents_are_shaped_like_the_samples(data_set):
+    chapters = Chapter.objects.filter(guidance__is_stub=False)
+    assert chapters.filter(number="1", title="Recommendations").count() == 30
+    assert Block.objects.filter(kind=Block.Kind.HEADING, number="").exists()
+    assert Block.objects.filter(kind=Block.Kind.PARAGRAPH, number__regex=r"^\d+\.\d+$").exists()
+    assert Block.objects.exclude(bullets=[]).exists()
+    recommendations = Block.objects.filter(kind=Block.Kind.RECOMMENDATION)
+    assert recommendations.exclude(category="").exists()
+    assert Block.objects.filter(kind=Block.Kind.RATIONALE).exists() or not Guidance.objects.filter(
+        programme__code__in=["TA", "NG", "CG"]
+    )
+    assert UpdateEntry.objects.filter(kind=ChangeKind.MAJOR).exists()
+    assert UpdateEntry.objects.filter(kind=ChangeKind.MINOR).exists()
+
+
+def test_old_references_lead_to_migrated_documents(data_set):
+    migrations = Relation.objects.filter(type=RelationType.MIGRATED_TO)
+    assert migrations.exists()
+    for relation in migrations.select_related("source", "target"):
+        assert relation.source.is_stub
+        assert relation.target.reference.startswith("HTG")
+    assert Relation.objects.filter(type=RelationType.REPLACES, target__is_stub=True).exists()
+
+
+def test_every_history_row_belongs_to_a_chained_change(data_set):
+    for model in ledger.history_models():
+        assert not model.objects.filter(change_set__isnull=True).exists()
+    changes = list(ChangeSet.objects.order_by("sequence"))
+    for previous, change in zip(changes, changes[1:], strict=False):
+        assert change.previous_digest == previous.digest
+    assert {change.user.username for change in changes} >= {"system"}
+    assert ChangeSet.objects.filter(user__username__startswith="editor").exists()
+    assert ChangeSet.objects.filter(user__username__startswith="publisher").exists()
+
+
+def test_changes_are_spread_over_two_years_in_order(data_set):
+    times = list(
+        ChangeSet.objects.exclude(reason="Loaded NICE's programmes")
+        .order_by("sequence")
+        .values_list("created_at", flat=True)
+    )
+    assert times == sorted(times)
+    assert times[0].year == 2024
+    assert len({(t.year, t.month) for t in times}) >= 20
+
+
+def test_a_kept_data_set_is_made_again_when_its_size_changes():
+    assert fingerprint(documents=10, history_rows=100) == fingerprint(
+        documents=10, history_rows=100
+    )
+    assert fingerprint(documents=10, history_rows=100) != fingerprint(
+        documents=11, history_rows=100
+    )
+
+
+def test_wrk_output_is_read_with_its_errors_and_bad_statuses():
+    output = "\n".join(
+        [
+            "Running 5s test @ http://127.0.0.1:8000/guidance/",
+            "  2 threads and 32 connections",
+            "  Latency Distribution",
+            "     50%  608.85ms",
+            "     75%  781.72ms",
+            "     90%  929.16ms",
+            "     99%    1.01s ",  # wrk pads short values
+            "  2500 requests in 5.01s, 145.43KB read",
+            "  Socket errors: connect 0, read 2, write 0, timeout 3",
+            "  Non-2xx or 3xx responses: 7",
+            "Requests/sec:    499.10",
+        ]
+    )
+    measured = parse(output)
+    assert measured.requests_per_second == 499.1
+    assert measured.p50_ms == 608.85
+    assert measured.p99_ms == 1010.0
+    assert measured.requests == 2500
+    assert measured.errors == 5
+    assert measured.bad_status == 7
