@@ -189,6 +189,15 @@ def main():
 
     expected = fingerprint(documents=arguments.documents, history_rows=arguments.history_rows)
     generation = None if arguments.regenerate else store.kept_generation(expected)
+    if generation is not None:
+        try:
+            applied = task("migrate", store.kept_url, redis_url)["applied"]
+        except subprocess.CalledProcessError:
+            log("the kept data set does not take the new migrations: generating it again")
+            generation = None
+        else:
+            if applied:
+                notes.append(f"applied to the kept data set: {', '.join(applied)}")
     if generation is None:
         log(f"generating the data set ({store.vendor}); later runs reuse it")
         store.empty_kept()

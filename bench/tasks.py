@@ -1,6 +1,7 @@
 """The parts of a benchmark run that work inside Django, each run in its own process.
 
     python -m bench.tasks build --documents N --history-rows N    generate the data set
+    python -m bench.tasks migrate                                  bring a kept one up to date
     python -m bench.tasks prepare                                  pick URLs, sign in an auditor
     python -m bench.tasks workflows                                time import, bulk migration,
                                                                    verify_history
@@ -44,6 +45,15 @@ def build(arguments):
         "seconds": round(result.seconds + migrated, 1),
         "phases": {"migrate": round(migrated, 1), **result.phases},
     }
+
+
+def migrate(arguments):
+    from django.core.management import call_command  # noqa: PLC0415
+
+    output = io.StringIO()
+    call_command("migrate", stdout=output)
+    applied = [line.strip() for line in output.getvalue().splitlines() if "Applying" in line]
+    return {"applied": applied}
 
 
 def prepare(arguments):
@@ -240,6 +250,7 @@ def main():
     build_parser = commands.add_parser("build")
     build_parser.add_argument("--documents", type=int, default=10_000)
     build_parser.add_argument("--history-rows", type=int, default=1_000_000)
+    commands.add_parser("migrate")
     commands.add_parser("prepare")
     workflow_parser = commands.add_parser("workflows")
     workflow_parser.add_argument("--import-copies", type=int, default=100)
@@ -250,9 +261,8 @@ def main():
     import django  # noqa: PLC0415
 
     django.setup()
-    result = {"build": build, "prepare": prepare, "workflows": workflows}[arguments.command](
-        arguments
-    )
+    commands = {"build": build, "migrate": migrate, "prepare": prepare, "workflows": workflows}
+    result = commands[arguments.command](arguments)
     print(json.dumps(result, default=str))
 
 
