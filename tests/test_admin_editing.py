@@ -225,3 +225,44 @@ def empty_inlines():
     for prefix in (*prefixes, "relations"):
         data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
     return data
+
+
+def test_other_records_ask_for_a_reason_too(client, editor):
+    add = reverse("admin:guidance_organisation_add")
+    refused = client.post(add, {"name": "Healthcare Improvement Scotland"})
+    assert "Say why you are making this change." in refused.content.decode()
+
+    client.post(add, {"name": "Healthcare Improvement Scotland", "change_reason": "Endorser"})
+    change = ChangeSet.objects.get(reason="Endorser")
+    assert change.user == editor and change.source == ChangeSet.Source.ADMIN
+
+
+def test_an_organisation_added_from_the_endorsement_popup_is_recorded(client, editor):
+    response = client.post(
+        reverse("admin:guidance_organisation_add") + "?_popup=1",
+        {"name": "Health and Care Wales", "change_reason": "New endorser", "_popup": "1"},
+    )
+    assert response.status_code == 200
+    assert ChangeSet.objects.filter(reason="New endorser").count() == 1
+
+
+def test_a_replacement_circle_added_through_the_relations_inline_is_refused(client):
+    client.force_login(make_user("publisher", groups=["Publishers"], is_staff=True))
+    a, b = make_document("NG1"), make_document("NG2")
+    make_relation(a, "replaces", b)
+    page = client.get(change_url(b))
+    data = change_form_data(
+        page,
+        change_reason="Record replacement",
+        **{
+            "relations-TOTAL_FORMS": "1",
+            "relations-0-type": "replaces",
+            "relations-0-target": str(a.pk),
+            "relations-0-effective_precision": "month",
+            "relations-0-position": "0",
+        },
+    )
+    response = client.post(change_url(b), data)
+    assert response.status_code == 200
+    assert "cannot go round in a circle" in response.content.decode()
+    assert not b.relations.exists()
