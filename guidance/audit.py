@@ -240,7 +240,8 @@ class Moment:
     change: ChangeSet | None = None
 
     def __str__(self):
-        when = timezone.localtime(self.at).strftime("%-d %B %Y at %H:%M:%S")
+        local = timezone.localtime(self.at)
+        when = f"{local.day} {local:%B %Y at %H:%M:%S}"
         if self.change is None:
             return when
         side = "after" if self.inclusive else "before"
@@ -355,7 +356,9 @@ def as_it_stood(guidance_id, moment):
     if not found:
         return None
     document = found[0]
-    programmes = {p.pk: p for p in _state(Programme.history.all(), moment)}
+    # Programmes loaded before history began are read as they are now.
+    programmes = {p.pk: p for p in Programme.objects.all()}
+    programmes |= {p.pk: p for p in _state(Programme.history.all(), moment)}
     relations = _state(
         Relation.history.filter(Q(source_id=guidance_id) | Q(target_id=guidance_id)), moment
     )
@@ -501,7 +504,7 @@ class PartChange:
         return f"{self.label}: " + "; ".join(pieces)
 
 
-TEXT_FIELDS = {"title", "text", "bullets", "public explanation", "statement", "note"}
+TEXT_FIELDS = {"title", "summary", "text", "bullets", "public explanation", "statement", "note"}
 
 
 def _document_fields(record):
@@ -509,6 +512,7 @@ def _document_fields(record):
         "reference": record.reference,
         "programme": record.programme.code,
         "title": record.title,
+        "summary": record.summary,
         "status": GuidanceStatus(record.status).label,
         "public explanation": record.status_explanation,
         "known only from a notice": "yes" if record.is_stub else "no",
