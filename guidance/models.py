@@ -500,9 +500,10 @@ class Guidance(models.Model):
         """Make a draft public, as of today unless it already carries a published date."""
         from .history import recording  # noqa: PLC0415 - history imports this module
 
-        if self.status != GuidanceStatus.DRAFT:
-            raise RefusedChange(f"{self.reference} is already {self.get_status_display()}.")
         with recording(user=by, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=self):
+            self._lock()
+            if self.status != GuidanceStatus.DRAFT:
+                raise RefusedChange(f"{self.reference} is already {self.get_status_display()}.")
             if self.published_on is None:
                 self.published_on = on or timezone.localdate()
                 self.published_precision = DatePrecision.DAY
@@ -519,14 +520,15 @@ class Guidance(models.Model):
         allowed = {GuidanceStatus.PUBLISHED}
         if not temporarily:
             allowed.add(GuidanceStatus.TEMPORARILY_WITHDRAWN)
-        if self.status not in allowed:
-            raise RefusedChange(
-                f"{self.reference} is {self.get_status_display()}: only published guidance "
-                f"can be {new_status.label.lower()}."
-            )
         if not (explanation or "").strip():
             raise RefusedChange("A withdrawal needs a public explanation.")
         with recording(user=by, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=self):
+            self._lock()
+            if self.status not in allowed:
+                raise RefusedChange(
+                    f"{self.reference} is {self.get_status_display()}: only published guidance "
+                    f"can be {new_status.label.lower()}."
+                )
             self._set_status(new_status, explanation=explanation.strip())
         return self
 
@@ -534,14 +536,21 @@ class Guidance(models.Model):
         """Publish withdrawn guidance again; its withdrawal explanation stays in history."""
         from .history import recording  # noqa: PLC0415 - history imports this module
 
-        if self.status not in (GuidanceStatus.WITHDRAWN, GuidanceStatus.TEMPORARILY_WITHDRAWN):
-            raise RefusedChange(
-                f"{self.reference} is {self.get_status_display()}: only withdrawn guidance "
-                "can be reinstated."
-            )
+        withdrawn = (GuidanceStatus.WITHDRAWN, GuidanceStatus.TEMPORARILY_WITHDRAWN)
         with recording(user=by, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=self):
+            self._lock()
+            if self.status not in withdrawn:
+                raise RefusedChange(
+                    f"{self.reference} is {self.get_status_display()}: only withdrawn guidance "
+                    "can be reinstated."
+                )
             self._set_status(GuidanceStatus.PUBLISHED, explanation="")
         return self
+
+    def _lock(self):
+        # Two publishers acting at once queue here; the second then checks the first's result.
+        Guidance.objects.select_for_update().filter(pk=self.pk).first()
+        self.refresh_from_db()
 
     def _set_status(self, status, *, explanation):
         self.status = status
