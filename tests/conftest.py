@@ -1,7 +1,14 @@
 import pytest
 
 from guidance.history import recording
+from guidance.page_cache import forget_all_pages
 from tests.history_triggers import flush_lifts_history_triggers  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def no_cached_pages():
+    """Each test starts with no cached public page: the data it was rendered from is gone."""
+    forget_all_pages()
 
 
 @pytest.fixture

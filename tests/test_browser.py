@@ -11,7 +11,6 @@ from django.core.management import call_command
 
 from guidance.history import recording
 from guidance.models import GuidanceStatus, Programme
-from guidance.page_cache import forget_all_pages
 from tests.factories import make_document
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
@@ -79,7 +78,6 @@ def restore_programmes():
 
 @pytest.fixture
 def site(live_server):
-    forget_all_pages()
     restore_programmes()
     call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
     make_document(

@@ -4,15 +4,9 @@ import re
 import pytest
 
 from guidance.models import ChangeKind, GuidanceStatus
-from guidance.page_cache import forget_all_pages
 from tests.factories import make_document, make_guidance, make_update_entry
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache():
-    forget_all_pages()
 
 
 def test_the_atom_feed_lists_publications_and_updates_newest_first(client):

@@ -4,14 +4,11 @@ import re
 import pytest
 from django.core.management import call_command
 
-from guidance.page_cache import forget_all_pages
-
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def samples():
-    forget_all_pages()
     call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
 
 

@@ -13,15 +13,10 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
-from guidance.page_cache import Tokens, document_token, forget_all_pages
+from guidance.page_cache import Tokens, document_token
 from tests.factories import make_document, make_guidance
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache():
-    forget_all_pages()
 
 
 def test_a_cached_page_is_served_without_any_query(client, django_assert_num_queries):

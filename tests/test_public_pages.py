@@ -11,7 +11,6 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
-from guidance.page_cache import forget_all_pages
 from tests.factories import (
     make_chapter,
     make_document,
@@ -22,11 +21,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache():
-    forget_all_pages()
 
 
 def text_of(response):

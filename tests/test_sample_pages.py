@@ -7,7 +7,6 @@ from django.core.management import call_command
 from django.utils.html import escape
 
 from guidance.models import Guidance
-from guidance.page_cache import forget_all_pages
 from guidance.templatetags.guidance_text import inline, paragraphs
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +14,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def samples():
-    forget_all_pages()
     call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
 
 

@@ -7,15 +7,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from guidance.models import GuidanceStatus
-from guidance.page_cache import forget_all_pages
 from tests.factories import make_chapter, make_guidance
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache():
-    forget_all_pages()
 
 
 def load_samples():
