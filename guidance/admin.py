@@ -345,6 +345,22 @@ class GuidanceAdmin(RecordedChangeAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or not obj.was_ever_published())
 
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        may_delete_drafts = super().has_delete_permission(request, None)
+        if obj is not None and may_delete_drafts and obj.was_ever_published():
+            # Say why instead of a bare refusal: the editor can act on it.
+            messages.error(
+                request,
+                _(
+                    "%(reference)s was published, so it is kept: withdraw it (with a public "
+                    "explanation) or record what replaces it."
+                )
+                % {"reference": obj.reference},
+            )
+            return self._back_to(obj)
+        return super().delete_view(request, object_id, extra_context)
+
     def has_publish_permission(self, request):
         return request.user.has_perm("guidance.publish_guidance")
 

@@ -69,10 +69,21 @@ def test_the_admin_offers_no_delete_for_published_guidance_and_refuses_it(client
     guidance = make_document("HTG501")
     page = client.get(reverse("admin:guidance_guidance_change", args=[guidance.pk]))
     assert delete_url(guidance) not in page.content.decode()
-    assert client.get(delete_url(guidance)).status_code == 403
+    refused = client.get(delete_url(guidance), follow=True)
+    assert refused.redirect_chain[-1][0] == reverse(
+        "admin:guidance_guidance_change", args=[guidance.pk]
+    )
+    assert "HTG501 was published, so it is kept" in refused.content.decode()
     response = client.post(delete_url(guidance), {"post": "yes", "change_reason": "Tidy"})
-    assert response.status_code == 403
+    assert response.status_code == 302
     assert Guidance.objects.filter(pk=guidance.pk).exists()
+    assert guidance.blocks.exists()
+
+
+def test_an_auditor_is_refused_the_delete_page_of_anything(client):
+    client.force_login(make_user("auditor", groups=["Auditors"], is_staff=True))
+    for guidance in (make_guidance("HTG501"), make_guidance("HTG900", status="draft")):
+        assert client.get(delete_url(guidance)).status_code == 403
 
 
 def test_the_admin_has_no_bulk_delete(client, publisher):
