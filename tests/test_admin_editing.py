@@ -17,6 +17,7 @@ from guidance.models import (
 )
 from tests.admin_forms import change_form_data
 from tests.factories import make_document, make_guidance, make_relation, make_user
+from tests.snapshots import all_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -270,3 +271,25 @@ def test_a_replacement_circle_added_through_the_relations_inline_is_refused(clie
     assert response.status_code == 200
     assert "cannot go round in a circle" in response.content.decode()
     assert not b.relations.exists()
+
+
+def test_two_new_parts_at_the_same_place_are_refused_with_nothing_saved(client, editor):
+    guidance = make_document("HTG501", chapters=1, recommendations=1)
+    chapter = guidance.chapters.get()
+    before = all_rows()
+    page = client.get(change_url(guidance))
+    new_part = {"chapter": str(chapter.pk), "position": "7", "number": "", "bullets": "[]"}
+    data = change_form_data(
+        page,
+        title="Changed too",
+        change_reason="Added two parts",
+        **{"blocks-TOTAL_FORMS": "1", "recommendations-TOTAL_FORMS": "2"},
+        **{f"blocks-0-{key}": value for key, value in new_part.items()},
+        **{"blocks-0-kind": "paragraph", "blocks-0-text": "A paragraph."},
+        **{f"recommendations-1-{key}": value for key, value in new_part.items()},
+        **{"recommendations-1-text": "A recommendation."},
+    )
+    response = client.post(change_url(guidance), data, follow=True)
+
+    assert "Nothing was saved: two parts would share a position" in response.content.decode()
+    assert all_rows() == before
