@@ -1,14 +1,31 @@
+import importlib
 import threading
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from guidance.admin import GuidanceAdmin
-from guidance.models import ChangeSet, Guidance
+from guidance.history import recording
+from guidance.models import ChangeSet, Guidance, Programme
 from tests.admin_forms import change_form_data
 from tests.factories import make_document, make_user
+
+PROGRAMMES_MIGRATION = importlib.import_module("guidance.migrations.0002_programmes")
+ROLES_MIGRATION = importlib.import_module("guidance.migrations.0003_roles")
+
+
+def restore_reference_data():
+    # A test that commits empties every table afterwards, the data migrations' rows included.
+    if not Programme.objects.exists():
+        with recording(reason="Programmes for the test"):
+            for code, name, vocabulary, is_active in PROGRAMMES_MIGRATION.PROGRAMMES:
+                Programme.objects.create(
+                    code=code, name=name, recommendation_vocabulary=vocabulary, is_active=is_active
+                )
+    ROLES_MIGRATION.create_roles(apps, None)
 
 
 def signed_in(username, first_name):
@@ -69,6 +86,7 @@ def test_saving_again_after_reopening_the_page_works():
 def test_two_saves_arriving_together_on_postgresql_let_exactly_one_through(monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (row locks)")
+    restore_reference_data()
     guidance = make_document("HTG501")
     clients = [signed_in("amina", "Amina"), signed_in("ben", "Ben")]
     pages = [open_page(client, guidance) for client in clients]

@@ -28,9 +28,10 @@ PUBLISHERS = EDITORS + [
 def create_roles(apps, schema_editor):
     # On a fresh database the permissions are only created after all migrations ran.
     app_config = apps.get_app_config("guidance")
-    app_config.models_module = True
+    models_module = getattr(app_config, "models_module", None)
+    app_config.models_module = models_module or True
     create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
