@@ -16,12 +16,14 @@ there. Each change is dated by setting the start time of the change being record
 import contextlib
 import datetime
 import itertools
+import multiprocessing
 import random
 import time
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connections
 
 from guidance import ledger, services
 from guidance.history import (
@@ -354,8 +356,9 @@ class Result:
 class Writer:
     """Writes the data set; one method per kind of change a person makes."""
 
-    def __init__(self, *, seed, log):
+    def __init__(self, *, seed, log, share=0, shares=1):
         self.random = random.Random(seed)
+        self.share, self.shares = share, shares
         self.log = log
         self.sentences = self._sentence_pool(3000)
         self.programmes = {p.code: p for p in Programme.objects.all()}
@@ -562,19 +565,26 @@ class Writer:
 
     def stub(self, code):
         """A reference named only by a notice: an older number of the same programme."""
-        while True:
-            number = self.random.randint(100, FIRST_NUMBER - 1)
-            if number not in SAMPLE_NUMBERS and number not in self.stub_numbers.setdefault(
-                code, set()
-            ):
-                self.stub_numbers[code].add(number)
-                return Guidance(
-                    reference=f"{code}{number}",
-                    programme=self.programmes[code],
-                    number=number,
-                    status=GuidanceStatus.PUBLISHED,
-                    is_stub=True,
-                )
+        free = self.stub_numbers.get(code)
+        if free is None:
+            # Processes writing in parallel take different numbers.
+            free = [
+                n
+                for n in range(100, FIRST_NUMBER)
+                if n % self.shares == self.share and n not in SAMPLE_NUMBERS
+            ]
+            self.random.shuffle(free)
+            self.stub_numbers[code] = free
+        if not free:
+            return None
+        number = free.pop()
+        return Guidance(
+            reference=f"{code}{number}",
+            programme=self.programmes[code],
+            number=number,
+            status=GuidanceStatus.PUBLISHED,
+            is_stub=True,
+        )
 
     def import_documents(self, specs, organisations, *, user, reason, moment, source):
         """Write whole documents (record and every part) as one change, as an import does."""
@@ -699,8 +709,8 @@ class Writer:
                         statement=f"This guidance has been endorsed by {organisation.name}.",
                     )
                 )
-            if r.random() < 0.2:
-                stubs.append(self.stub(code))
+            if r.random() < 0.2 and (stub := self.stub(code)):
+                stubs.append(stub)
                 replacing.append(guidance)
         bulk_create_with_history(blocks, Block)
         if entries:
@@ -865,13 +875,22 @@ def receivers_paused(signal):
         signal.sender_receivers_cache.clear()
 
 
-def generate(*, documents=10_000, history_rows=1_000_000, seed=20190130, log=print):
-    """Fill an empty, migrated database with the data set; return what was made and how long."""
+def generate(*, documents=10_000, history_rows=1_000_000, seed=20190130, log=print, processes=1):
+    """Fill an empty, migrated database with the data set; return what was made and how long.
+
+    On PostgreSQL, processes > 1 writes different documents in parallel.
+    """
     with receivers_paused(change_committed):
-        return _generate(documents=documents, history_rows=history_rows, seed=seed, log=log)
+        return _generate(
+            documents=documents,
+            history_rows=history_rows,
+            seed=seed,
+            log=log,
+            processes=processes,
+        )
 
 
-def _generate(*, documents, history_rows, seed, log):
+def _generate(*, documents, history_rows, seed, log, processes):
     started = time.perf_counter()
     result = Result()
     writer = Writer(seed=seed, log=log)
@@ -881,7 +900,7 @@ def _generate(*, documents, history_rows, seed, log):
 
     with recording(user=system, reason="Loaded the organisations that endorse guidance") as change:
         change.started_at = datetime.datetime(2024, 1, 8, 8, tzinfo=UTC)
-        organisations = bulk_create_with_history(
+        bulk_create_with_history(
             [Organisation(name=name) for name in RESPONSIBILITY_ORGANISATIONS], Organisation
         )
     codes = list(PROGRAMME_MIX)
@@ -893,31 +912,14 @@ def _generate(*, documents, history_rows, seed, log):
     # Nine in ten documents come with the catalogue in January 2024; the rest are published
     # one by one over the following two years.
     catalogue, later = specs[: documents * 9 // 10], specs[documents * 9 // 10 :]
+    batches = [catalogue[start : start + 50] for start in range(0, len(catalogue), 50)]
 
     phase = time.perf_counter()
-    batch = 50
-    moments = Timeline(
-        datetime.datetime(2024, 1, 8, 9, tzinfo=UTC),
-        datetime.datetime(2024, 1, 31, 17, tzinfo=UTC),
-        len(catalogue) // batch + 1,
-    )
-    for start in range(0, len(catalogue), batch):
-        part = catalogue[start : start + batch]
-        writer.import_documents(
-            part,
-            organisations,
-            user=system,
-            reason=f"Imported the NICE catalogue ({len(part)} documents)",
-            moment=moments.next(),
-            source=ChangeSet.Source.IMPORT,
-        )
-        if (start // batch) % 20 == 19:
-            log(f"  imported {start + len(part)}/{len(catalogue)} documents")
+    in_parallel(processes, _import_share, seed=seed, batches=batches, log=log)
     result.phases["catalogue import"] = round(time.perf_counter() - phase, 1)
 
     # Two years of editing, month by month; editorial passes fill the history to its size.
     phase = time.perf_counter()
-    months = [(2024, m) for m in range(2, 13)] + [(2025, m) for m in range(1, 12)]
     ids = list(Guidance.objects.documents().order_by("id").values_list("id", flat=True))
     blocks_per_document = Block.objects.count() / max(len(ids), 1)
     majors_per_month = max(1, documents // 100)
@@ -925,53 +927,21 @@ def _generate(*, documents, history_rows, seed, log):
     expected = (
         history_row_count()
         + len(later) * (blocks_per_document + 8)
-        + len(months) * majors_per_month * 10
+        + len(MONTHS) * majors_per_month * 10
         + documents // 5 * 4
     )
     passes = max(0, int((history_rows - expected) / (pass_size * blocks_per_document * 0.9)))
-    later = iter(later)
-    withdrawn = set()
-    for index, (year, month) in enumerate(months):
-        publications = [next(later, None) for _ in range(documents // 10 // len(months) + 1)]
-        events = (
-            [("publish", spec) for spec in publications if spec]
-            + [("major", None)] * majors_per_month
-            + [("pass", None)] * (passes // len(months) + (index < passes % len(months)))
-            + [("withdraw", None), ("replace", None)]
-        )
-        r.shuffle(events)
-        moments = Timeline(
-            datetime.datetime(year, month, 1, 8, tzinfo=UTC),
-            datetime.datetime(year, month, 28, 18, tzinfo=UTC),
-            len(events),
-        )
-        for event, spec in events:
-            moment = moments.next()
-            if event == "publish":
-                [document] = writer.import_documents(
-                    [spec],
-                    organisations,
-                    user=r.choice(people["publisher"]),
-                    reason=f"Published {spec[0]}{spec[1]}",
-                    moment=moment,
-                    source=ChangeSet.Source.ADMIN,
-                )
-                ids.append(document.id)
-            elif event == "major":
-                guidance = Guidance.objects.get(pk=r.choice(ids))
-                writer.major_update(guidance, r.choice(people["publisher"]), moment)
-            elif event == "pass":
-                writer.editorial_pass(r.sample(ids, pass_size), r.choice(people["editor"]), moment)
-            elif event == "withdraw":
-                guidance = Guidance.objects.get(pk=r.choice(ids))
-                if guidance.status == GuidanceStatus.PUBLISHED:
-                    withdrawn.add(guidance.pk)
-                    writer.withdraw(guidance, r.choice(people["publisher"]), moment)
-            else:
-                older, newer = Guidance.objects.filter(pk__in=r.sample(ids, 2)).order_by("pk")
-                with contextlib.suppress(services.RefusedChange):
-                    writer.replace(newer, older, r.choice(people["publisher"]), moment)
-        log(f"  edited {year}-{month:02d}: {history_row_count()} history rows")
+    in_parallel(
+        processes,
+        _edit_share,
+        seed=seed,
+        ids=ids,
+        later=later,
+        majors=majors_per_month * len(MONTHS),
+        passes=passes,
+        pass_size=pass_size,
+        log=log,
+    )
     result.phases["two years of edits"] = round(time.perf_counter() - phase, 1)
 
     # The HealthTech migrations: MTGs in December 2025, half of the IPGs in January 2026
@@ -1001,6 +971,7 @@ def _generate(*, documents, history_rows, seed, log):
 
     # Top up with editorial passes if the history is still short of its size.
     phase = time.perf_counter()
+    ids = list(Guidance.objects.documents().values_list("id", flat=True))
     moments = Timeline(
         datetime.datetime(2026, 2, 2, 8, tzinfo=UTC),
         datetime.datetime(2026, 2, 27, tzinfo=UTC),
@@ -1016,3 +987,107 @@ def _generate(*, documents, history_rows, seed, log):
     result.history_rows = rows
     result.seconds = round(time.perf_counter() - started, 1)
     return result
+
+
+MONTHS = [(2024, m) for m in range(2, 13)] + [(2025, m) for m in range(1, 12)]
+
+
+def in_parallel(processes, work, **arguments):
+    """Run work(share, shares, ...) in that many processes, or in this one when it is 1.
+
+    Each process writes its own documents; their changes chain into the one ledger, whose
+    lock serialises only the sealing of each change.
+    """
+    if processes == 1:
+        work(0, 1, **arguments)
+        return
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=work, args=(share, processes), kwargs=arguments)
+        for share in range(processes)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    failed = [child.exitcode for child in children if child.exitcode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {processes} generating processes failed")
+
+
+def _import_share(share, shares, *, seed, batches, log):
+    writer = Writer(seed=seed + share, log=log, share=share, shares=shares)
+    organisations = list(Organisation.objects.all())
+    mine = range(share, len(batches), shares)
+    moments = Timeline(
+        datetime.datetime(2024, 1, 8, 9, tzinfo=UTC) + datetime.timedelta(seconds=share),
+        datetime.datetime(2024, 1, 31, 17, tzinfo=UTC),
+        len(mine) + 1,
+    )
+    for done, index in enumerate(mine, start=1):
+        part = batches[index]
+        writer.import_documents(
+            part,
+            organisations,
+            user=writer.system,
+            reason=f"Imported the NICE catalogue ({len(part)} documents)",
+            moment=moments.next(),
+            source=ChangeSet.Source.IMPORT,
+        )
+        if share == 0 and done % 20 == 0:
+            log(f"  imported {done * shares * 50}/{len(batches) * 50} documents")
+
+
+def _edit_share(share, shares, *, seed, ids, later, majors, passes, pass_size, log):
+    """Two years of one share of the documents: publications, updates, passes, withdrawals."""
+    writer = Writer(seed=seed + 100 + share, log=log, share=share, shares=shares)
+    r = writer.random
+    people = users()
+    organisations = list(Organisation.objects.all())
+    ids = ids[share::shares]
+    later = iter(later[share::shares])
+    per_month = len(MONTHS)
+    for index, (year, month) in enumerate(MONTHS):
+        publications = [next(later, None) for _ in range(len(ids) // 9 // per_month + 1)]
+        mine = passes // shares + (share < passes % shares)
+        events = (
+            [("publish", spec) for spec in publications if spec]
+            + [("major", None)] * (majors // shares // per_month)
+            + [("pass", None)] * (mine // per_month + (index < mine % per_month))
+            + [("withdraw", None), ("replace", None)]
+        )
+        r.shuffle(events)
+        moments = Timeline(
+            datetime.datetime(year, month, 1, 8, tzinfo=UTC) + datetime.timedelta(seconds=share),
+            datetime.datetime(year, month, 28, 18, tzinfo=UTC),
+            len(events),
+        )
+        for event, spec in events:
+            moment = moments.next()
+            if event == "publish":
+                [document] = writer.import_documents(
+                    [spec],
+                    organisations,
+                    user=r.choice(people["publisher"]),
+                    reason=f"Published {spec[0]}{spec[1]}",
+                    moment=moment,
+                    source=ChangeSet.Source.ADMIN,
+                )
+                ids.append(document.id)
+            elif event == "major":
+                guidance = Guidance.objects.get(pk=r.choice(ids))
+                writer.major_update(guidance, r.choice(people["publisher"]), moment)
+            elif event == "pass":
+                size = min(pass_size, len(ids))
+                writer.editorial_pass(r.sample(ids, size), r.choice(people["editor"]), moment)
+            elif event == "withdraw":
+                guidance = Guidance.objects.get(pk=r.choice(ids))
+                if guidance.status == GuidanceStatus.PUBLISHED:
+                    writer.withdraw(guidance, r.choice(people["publisher"]), moment)
+            elif len(ids) > 1:
+                older, newer = Guidance.objects.filter(pk__in=r.sample(ids, 2)).order_by("pk")
+                with contextlib.suppress(services.RefusedChange):
+                    writer.replace(newer, older, r.choice(people["publisher"]), moment)
+        if share == 0:
+            log(f"  edited {year}-{month:02d}: {history_row_count()} history rows")
