@@ -166,11 +166,14 @@ class RelationInlineFormSet(BaseInlineFormSet):
     def clean(self):
         super().clean()
         for form in self.forms:
+            # Read-only inlines (editors) have no such fields; unchanged rows were checked before.
+            if "target" not in form.fields or not form.has_changed():
+                continue
             if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
                 continue
             target = form.cleaned_data.get("target")
             relation_type = form.cleaned_data.get("type")
-            if target is None or self.instance.pk is None:
+            if target is None or relation_type is None or self.instance.pk is None:
                 continue
             try:
                 services.check_relation(

@@ -293,3 +293,14 @@ def test_two_new_parts_at_the_same_place_are_refused_with_nothing_saved(client, 
 
     assert "Nothing was saved: two parts would share a position" in response.content.decode()
     assert all_rows() == before
+
+
+def test_an_editor_saves_guidance_whose_relations_they_may_only_read(client, editor):
+    document = make_document("HTG501")
+    make_relation(document, "replaces", make_guidance("IPG420", is_stub=True))
+    page = client.get(change_url(document))
+    response = client.post(
+        change_url(document), change_form_data(page, title="T", change_reason="Typo")
+    )
+    assert response.status_code == 302
+    assert Guidance.objects.get(pk=document.pk).title == "T"

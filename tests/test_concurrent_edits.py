@@ -1,31 +1,15 @@
-import importlib
 import threading
 
 import pytest
-from django.apps import apps
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from guidance.admin import GuidanceAdmin
-from guidance.history import recording
-from guidance.models import ChangeSet, Guidance, Programme
+from guidance.models import ChangeSet, Guidance
 from tests.admin_forms import change_form_data
 from tests.factories import make_document, make_user
-
-PROGRAMMES_MIGRATION = importlib.import_module("guidance.migrations.0002_programmes")
-ROLES_MIGRATION = importlib.import_module("guidance.migrations.0003_roles")
-
-
-def restore_reference_data():
-    # A test that commits empties every table afterwards, the data migrations' rows included.
-    if not Programme.objects.exists():
-        with recording(reason="Programmes for the test"):
-            for code, name, vocabulary, is_active in PROGRAMMES_MIGRATION.PROGRAMMES:
-                Programme.objects.create(
-                    code=code, name=name, recommendation_vocabulary=vocabulary, is_active=is_active
-                )
-    ROLES_MIGRATION.create_roles(apps, None)
+from tests.reference_data import restore_reference_data
 
 
 def signed_in(username, first_name):

@@ -1,0 +1,102 @@
+"""Editors' workflows in a real headless Chromium, against the samples."""
+
+import io
+import os
+import pathlib
+
+import pytest
+from django.core.management import call_command
+
+from guidance.models import ChangeSet, Guidance
+from tests.factories import make_user
+from tests.reference_data import restore_reference_data
+
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    # Playwright's sync API runs an event loop; the tests' own database work is still sync.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def site(live_server):
+    restore_reference_data()
+    call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
+    make_user("editor", groups=["Editors"], is_staff=True, password=PASSWORD)
+    make_user("publisher", groups=["Publishers"], is_staff=True, password=PASSWORD)
+    return live_server.url
+
+
+def signed_in(browser, site, username):
+    page = browser.new_context().new_page()
+    page.goto(f"{site}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    return page
+
+
+def open_change_page(page, site, reference):
+    page.goto(f"{site}/admin/guidance/guidance/?q={reference}")
+    page.click(f"#result_list a:text-is('{reference}')")
+
+
+def test_an_editor_must_give_a_reason_and_cannot_delete_published_guidance(browser, site):
+    page = signed_in(browser, site, "editor")
+    open_change_page(page, site, "HTG501")
+    assert page.locator("a.deletelink").count() == 0
+
+    page.fill("#id_title", "Percutaneous venoplasty for CCSVI in multiple sclerosis")
+    page.click("input[name=_continue]")
+    assert "Say why you are making this change." in page.content()
+
+    page.fill("#id_change_reason", "Shorter title for the list")
+    page.click("input[name=_continue]")
+    assert "was changed successfully" in page.locator("ul.messagelist").inner_text()
+    change = ChangeSet.objects.get(reason="Shorter title for the list")
+    assert change.user.username == "editor"
+    assert Guidance.objects.get(reference="HTG501").last_updated_on is None
+
+
+def test_a_publisher_migrates_a_sample_and_the_old_reference_leads_to_it(browser, site):
+    page = signed_in(browser, site, "publisher")
+    open_change_page(page, site, "MTG1")
+    page.click("text=Migrate to a new reference")
+    page.select_option("#id_programme", "HTG")
+    page.fill("#id_number", "255")
+    page.fill("#id_month", "2025-12")
+    page.fill("#id_reason", "HealthTech merger, December batch")
+    page.click("input[type=submit].default")
+
+    assert "MTG1 is now HTG255" in page.locator("ul.messagelist").inner_text()
+    page.goto(f"{site}/guidance/mtg1/")
+    assert page.url == f"{site}/guidance/htg255/"
+    assert "HTG255" in page.locator("h1, header").first.inner_text() or "HTG255" in page.content()
