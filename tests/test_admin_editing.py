@@ -304,3 +304,21 @@ def test_an_editor_saves_guidance_whose_relations_they_may_only_read(client, edi
     )
     assert response.status_code == 302
     assert Guidance.objects.get(pk=document.pk).title == "T"
+
+
+@pytest.mark.parametrize("role", ["Editors", "Publishers"])
+@pytest.mark.parametrize("reference", ["HTG501", "MTG1", "IPG640", "IPG346"])
+def test_saving_a_sample_unchanged_rewrites_none_of_its_parts(client, role, reference):
+    from django.core.management import call_command  # noqa: PLC0415
+
+    call_command("load_samples", verbosity=0)
+    client.force_login(make_user("someone", groups=[role], is_staff=True))
+    document = Guidance.objects.get(reference=reference)
+    page = client.get(change_url(document))
+
+    response = client.post(change_url(document), change_form_data(page, change_reason="Looked"))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    change = ChangeSet.objects.get(reason="Looked")
+    assert sum(len(rows) for rows in change.row_hashes.values()) == 1
+    assert Guidance.history.filter(change_set_id=change.id).count() == 1
