@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import ProtectedError, Q
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -276,18 +277,12 @@ class GuidanceStatus(models.TextChoices):
 
 PUBLIC_STATUSES = [status for status in GuidanceStatus if status.is_public]
 SEARCH_CONFIG = "english"
-
-
-def guidance_search_vector():
-    from django.contrib.postgres.search import SearchVector  # noqa: PLC0415
-
-    return SearchVector("reference", "title", config=SEARCH_CONFIG)
-
-
-def block_search_vector():
-    from django.contrib.postgres.search import SearchVector  # noqa: PLC0415
-
-    return SearchVector("text", config=SEARCH_CONFIG)
+# The words of a document's reference and title, as migration 0004 indexes them (PostgreSQL).
+GUIDANCE_WORDS = (
+    f"to_tsvector('{SEARCH_CONFIG}'::regconfig, "
+    "coalesce(reference, '') || ' ' || coalesce(title, ''))"
+)
+GUIDANCE_WORDS_OF_ROW = GUIDANCE_WORDS.replace("coalesce(", "coalesce(guidance_guidance.")
 
 
 class GuidanceQuerySet(TrackedQuerySet):
@@ -361,17 +356,22 @@ class GuidanceQuerySet(TrackedQuerySet):
         except MalformedReference:
             by_reference = Q(pk__in=[])
         if connection.vendor == "postgresql":
-            from django.contrib.postgres.search import SearchQuery, SearchRank  # noqa: PLC0415
-
-            query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-            # A union of index scans: an OR across the two tables would scan every document.
-            in_title = Guidance.objects.alias(vector=guidance_search_vector()).filter(vector=query)
-            in_text = Block.objects.alias(vector=block_search_vector()).filter(vector=query)
-            matches = in_title.values("pk").union(in_text.values("guidance_id"))
+            query = "websearch_to_tsquery(%s::regconfig, %s)"
+            in_title = f"SELECT id FROM guidance_guidance WHERE {GUIDANCE_WORDS} @@ {query}"
+            params = [SEARCH_CONFIG, text]
+            # Documents whose reference, title or text has the words (see migration 0004).
+            matches = RawSQL(f"SELECT guidance_search_matches({query})", params)
+            # Title matches first, ranked; the words are parsed only for those documents.
+            rank = RawSQL(
+                f"CASE WHEN guidance_guidance.id IN ({in_title}) "
+                f"THEN ts_rank({GUIDANCE_WORDS_OF_ROW}, {query}) ELSE 0 END",
+                params * 2,
+                output_field=models.FloatField(),
+            )
             return (
                 self.filter(by_reference | Q(pk__in=matches))
                 .exclude(pk__in=migrations.values("source_id"))
-                .annotate(rank=SearchRank(guidance_search_vector(), query))
+                .annotate(rank=rank)
                 .order_by("-rank", "-published_on", "reference")
             )
         # Quoted phrases are matched whole, other words one by one.

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from guidance.models import GuidanceStatus
+from guidance.page_cache import forget_all_pages
 from tests.factories import make_chapter, make_guidance
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +130,20 @@ def test_postgresql_ranks_title_matches_first_and_understands_web_queries(client
     assert result_references(client.get("/guidance/", {"q": "hip"})) == ["TA2", "TA1"]
     assert result_references(client.get("/guidance/", {"q": "hip -covered"})) == ["TA2"]
     assert result_references(client.get("/guidance/", {"q": "knee or nothing"})) == ["TA1"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_postgresql_search_follows_every_edit_of_the_text(client, as_editor):
+    guidance = make_guidance("TA1", title="Knee replacement")
+    make_chapter(guidance, blocks=[("recommendation", "1.1", "Use the oldword device.")])
+    assert result_references(client.get("/guidance/", {"q": "oldword"})) == ["TA1"]
+
+    with as_editor("Reworded"):
+        block = guidance.blocks.get()
+        block.text = "Use the newword device."
+        block.save()
+    forget_all_pages()
+
+    assert result_references(client.get("/guidance/", {"q": "oldword"})) == []
+    assert result_references(client.get("/guidance/", {"q": "newword"})) == ["TA1"]
