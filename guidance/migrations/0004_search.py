@@ -59,8 +59,12 @@ FORWARD = [
             PERFORM guidance_search_document_refresh(
                 ARRAY(SELECT DISTINCT guidance_id FROM old_blocks));
         ELSE
+            -- Only where the words changed: saves and bulk updates rewrite every column.
             PERFORM guidance_search_document_refresh(ARRAY(
-                SELECT guidance_id FROM new_blocks UNION SELECT guidance_id FROM old_blocks));
+                SELECT unnest(ARRAY[n.guidance_id, o.guidance_id])
+                FROM new_blocks n JOIN old_blocks o USING (id)
+                WHERE n.text IS DISTINCT FROM o.text
+                    OR n.guidance_id IS DISTINCT FROM o.guidance_id));
         END IF;
         RETURN NULL;
     END
