@@ -368,8 +368,9 @@ class GuidanceAdmin(RecordedChangeAdmin):
         return request.user.has_perm("guidance.migrate_guidance")
 
     def change_kind(self, request):
+        # Adding a draft is neither: the choice is only offered when changing guidance.
         kind = request.POST.get("change_kind", "")
-        return kind if kind in ChangeKind.values else ChangeKind.MINOR
+        return kind if kind in ChangeKind.values else ""
 
     def lock_for_save(self, object_id):
         # Two editors saving at once queue here; the second then sees the first's version.

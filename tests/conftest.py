@@ -3,12 +3,22 @@ import pytest
 from guidance.history import recording
 from guidance.page_cache import forget_all_pages
 from tests.history_triggers import flush_lifts_history_triggers  # noqa: F401
+from tests.reference_data import restore_reference_data
 
 
 @pytest.fixture(autouse=True)
 def no_cached_pages():
     """Each test starts with no cached public page: the data it was rendered from is gone."""
     forget_all_pages()
+
+
+@pytest.fixture(autouse=True)
+def reference_data_after_flush(request):
+    """Programmes and roles for tests that commit: an earlier such test's flush emptied them."""
+    marker = request.node.get_closest_marker("django_db")
+    if (marker and marker.kwargs.get("transaction")) or "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+        restore_reference_data()
 
 
 @pytest.fixture

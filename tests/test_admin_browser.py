@@ -9,7 +9,6 @@ from django.core.management import call_command
 
 from guidance.models import ChangeSet, Guidance
 from tests.factories import make_user
-from tests.reference_data import restore_reference_data
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,7 +47,6 @@ def browser():
 
 @pytest.fixture
 def site(live_server):
-    restore_reference_data()
     call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
     make_user("editor", groups=["Editors"], is_staff=True, password=PASSWORD)
     make_user("publisher", groups=["Publishers"], is_staff=True, password=PASSWORD)

@@ -9,7 +9,6 @@ from guidance.admin import GuidanceAdmin
 from guidance.models import ChangeSet, Guidance
 from tests.admin_forms import change_form_data
 from tests.factories import make_document, make_user
-from tests.reference_data import restore_reference_data
 
 
 def signed_in(username, first_name):
@@ -70,7 +69,6 @@ def test_saving_again_after_reopening_the_page_works():
 def test_two_saves_arriving_together_on_postgresql_let_exactly_one_through(monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (row locks)")
-    restore_reference_data()
     guidance = make_document("HTG501")
     clients = [signed_in("amina", "Amina"), signed_in("ben", "Ben")]
     pages = [open_page(client, guidance) for client in clients]
