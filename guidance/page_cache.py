@@ -175,8 +175,9 @@ class RecentPages:
     The version tokens are still checked on every request, so a purge is seen at once.
     """
 
-    def __init__(self, size):
-        self.size = size
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.pages = collections.OrderedDict()
         self.lock = threading.Lock()
 
@@ -190,15 +191,21 @@ class RecentPages:
     def clear(self):
         with self.lock:
             self.pages.clear()
+            self.bytes = 0
 
     def put(self, key, page):
         with self.lock:
+            if key in self.pages:
+                self.pages.move_to_end(key)
+                return
             self.pages[key] = page
-            while len(self.pages) > self.size:
-                self.pages.popitem(last=False)
+            self.bytes += len(page[2])
+            while self.bytes > self.max_bytes and len(self.pages) > 1:
+                _, oldest = self.pages.popitem(last=False)
+                self.bytes -= len(oldest[2])
 
 
-recent_pages = RecentPages(size=500)
+recent_pages = RecentPages(max_bytes=32 * 1024 * 1024)
 
 
 def _stored(response):

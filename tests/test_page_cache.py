@@ -13,7 +13,7 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
-from guidance.page_cache import Tokens, document_token
+from guidance.page_cache import RecentPages, Tokens, document_token
 from tests.factories import make_document, make_guidance
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +202,14 @@ def wait_until(condition, seconds=5):
     while not condition():
         assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.01)
+
+
+def test_a_process_keeps_recent_pages_within_its_memory_bound():
+    pages = RecentPages(max_bytes=10)
+    for key in "abcd":
+        pages.put(key, (200, {}, b"1234", 0))
+    pages.get("c")
+    pages.put("e", (200, {}, b"1234", 0))
+
+    assert list(pages.pages) == ["c", "e"]
+    assert pages.bytes == 8
