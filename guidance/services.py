@@ -159,7 +159,9 @@ def check_relation(*, source, target, relation_type):
     """Refuse a relation of a document to itself, or one that closes a circle."""
     relation_type = RelationType(relation_type)
     if source.pk == target.pk:
-        raise RefusedChange(f"{source.reference} cannot be {relation_type.label} itself.")
+        if relation_type in REPLACING:
+            raise RefusedChange(f"{source.reference} cannot replace itself.")
+        raise RefusedChange(f"{source.reference} cannot be related to itself.")
     types = REPLACING if relation_type in REPLACING else (relation_type,)
     if relation_type in (*REPLACING, RelationType.MIGRATED_TO) and _reaches(target, source, types):
         raise RefusedChange(

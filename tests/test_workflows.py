@@ -191,7 +191,7 @@ def test_a_publisher_records_a_replacement_and_the_older_page_says_so(client, pu
 def test_self_replacement_is_refused(client, publisher):
     document = make_document("IPG508")
     response = client.post(url("replace", document), {"replaced": "IPG508", "reason": "x"})
-    assert "cannot be replaces itself" in response.content.decode()
+    assert "IPG508 cannot replace itself." in response.content.decode()
     assert not Relation.objects.exists()
 
 
