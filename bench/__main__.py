@@ -198,6 +198,7 @@ def main():
         else:
             if applied:
                 notes.append(f"applied to the kept data set: {', '.join(applied)}")
+            store.remember({k: v for k, v in generation.items() if k != "migrations"})
     if generation is None:
         log(f"generating the data set ({store.vendor}); later runs reuse it")
         store.empty_kept()

@@ -2,10 +2,11 @@
 
 The generated data set is kept (a SQLite file under bench/out, or the PostgreSQL database
 ``guidance_bench`` on the server DATABASE_URL names) with a fingerprint of what made it: the
-code that writes and hashes history, DATA_SET_VERSION and the size asked for. A run whose
-fingerprint matches reuses it, after applying any new migrations to it (history rows hash
-only non-empty values, so a column added later leaves them valid); each run works on a copy,
-so the workflows it times (imports, a bulk migration) never change the kept data set.
+code that writes and hashes history, DATA_SET_VERSION, the size asked for, and each migration
+file it was migrated with. A run reuses it when all of these are unchanged, applying any
+migration added since (history rows hash only non-empty values, so a column added later leaves
+them valid); a changed migration file means generating it again. Each run works on a copy, so
+the workflows it times (imports, a bulk migration) never change the kept data set.
 """
 
 import hashlib
@@ -25,6 +26,14 @@ FINGERPRINTED = [
     ROOT / "guidance" / "history.py",
     ROOT / "guidance" / "ledger.py",
 ]
+
+
+def migration_files():
+    """{file name: SHA-256} of the app's migrations."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((ROOT / "guidance" / "migrations").glob("0*.py"))
+    }
 
 
 def fingerprint(**parameters):
@@ -84,9 +93,17 @@ class Store:
         if not self.stamp_path.exists() or not self._kept_exists():
             return None
         stamp = json.loads(self.stamp_path.read_text())
-        return stamp if stamp.get("fingerprint") == expected_fingerprint else None
+        if stamp.get("fingerprint") != expected_fingerprint:
+            return None
+        current = migration_files()
+        kept = stamp.get("migrations", {})
+        if any(current.get(name) != digest for name, digest in kept.items()):
+            return None
+        return stamp
 
     def remember(self, stamp):
+        """Record the kept data set, with the migrations it now has."""
+        stamp = {**stamp, "migrations": migration_files()}
         self.stamp_path.write_text(json.dumps(stamp, indent=2))
 
     def forget(self):
