@@ -15,5 +15,6 @@ urlpatterns = [
     path("guidance/<str:reference>/", views.overview, name="overview"),
     path("guidance/<str:reference>/chapter/<str:slug>/", views.chapter, name="chapter"),
     path("guidance/<str:reference>/history/", views.history, name="history"),
+    path("guidance/<str:reference>/whole/", views.whole_document, name="whole"),
     path("sitemap.xml", cached_page(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
 ]

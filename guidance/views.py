@@ -4,6 +4,7 @@ from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
@@ -135,6 +136,15 @@ def canonical_redirect(request, record, requested, url):
     return None
 
 
+def update_entries(record):
+    """Update information as published: major entries, then minor ones."""
+    entries = list(record.update_entries.all())
+    return {
+        "major_entries": [e for e in entries if e.kind == ChangeKind.MAJOR],
+        "minor_entries": [e for e in entries if e.kind == ChangeKind.MINOR],
+    }
+
+
 @require_safe
 @cached_page
 def guidance_list(request):
@@ -184,6 +194,24 @@ def chapter_context(record, slug):
     }
 
 
+def whole_document_context(record):
+    """Every chapter and block of a record, for one page to read or print."""
+    chapters = list(record.chapters.all())
+    by_chapter = {chapter.pk: [] for chapter in chapters}
+    for block in Block.objects.filter(guidance=record).order_by("chapter__position", "position"):
+        by_chapter[block.chapter_id].append(block)
+    context = {
+        "guidance": record,
+        "sections": [(chapter, by_chapter[chapter.pk]) for chapter in chapters],
+        "responsibility": record.responsibility_statement(),
+        "endorsements": record.endorsements.select_related("organisation"),
+        "replaces": replaced_references(record, RelationType.REPLACES),
+        "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
+        **update_entries(record),
+    }
+    return context
+
+
 @require_safe
 @cached_page
 def overview(request, reference):
@@ -208,17 +236,27 @@ def chapter(request, reference, slug):
 
 @require_safe
 @cached_page
+def whole_document(request, reference):
+    record, requested = public_record(reference)
+    if record.status_enum.is_withdrawn or record.is_stub:
+        return redirect(record)
+    url = reverse("guidance:whole", args=[record.reference.lower()])
+    if response := canonical_redirect(request, record, requested, url):
+        return response
+    return render(request, "guidance/whole.html", whole_document_context(record))
+
+
+@require_safe
+@cached_page
 def history(request, reference):
     record, requested = public_record(reference)
     url = record.get_history_url()
     if response := canonical_redirect(request, record, requested, url):
         return response
-    entries = list(record.update_entries.all())
     context = {
         "guidance": record,
         "chapters": [] if record.status_enum.is_withdrawn else list(record.chapters.all()),
-        "major_entries": [e for e in entries if e.kind == ChangeKind.MAJOR],
-        "minor_entries": [e for e in entries if e.kind == ChangeKind.MINOR],
         "withdrawn": record.status != GuidanceStatus.PUBLISHED,
+        **update_entries(record),
     }
     return render(request, "guidance/history.html", context)

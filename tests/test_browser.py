@@ -28,6 +28,7 @@ PAGES = {
     "overview": "/guidance/htg501/",
     "chapter": "/guidance/htg501/chapter/2-the-condition-current-treatments-and-procedure/",
     "history": "/guidance/htg501/history/",
+    "whole document": "/guidance/htg501/whole/",
     "replaced": "/guidance/ipg420/",
     "replaced stub": "/guidance/ipg346/",
     "withdrawn": "/guidance/ipg100/",

@@ -159,6 +159,20 @@ def test_chapters_link_to_the_next_and_previous_chapter(client):
     assert 'href="/guidance/htg505/chapter/1-recommendations/" rel="prev"' in html
 
 
+def test_the_whole_document_is_on_one_page_to_read_or_print(client):
+    guidance = make_document("HTG516", chapters=3, isbn="978-1-4731-1212-4")
+    make_update_entry(guidance, "Typo corrected.")
+
+    overview = client.get("/guidance/htg516/").content.decode()
+    page = text_of(client.get("/guidance/htg516/whole/"))
+
+    assert 'href="/guidance/htg516/whole/"' in overview
+    assert "Recommendation 2 text." in page
+    assert "Paragraph 2.4." in page and "Paragraph 3.4." in page
+    assert "Minor changes since publication January 2026: Typo corrected." in page
+    assert "ISBN: 978-1-4731-1212-4" in page
+
+
 def test_the_isbn_is_printed_at_the_end_of_the_last_chapter(client):
     make_document("HTG506", chapters=2, isbn="978-1-4731-1212-4")
     assert "ISBN: 978-1-4731-1212-4" in text_of(client.get("/guidance/htg506/chapter/2-chapter-2/"))
@@ -323,6 +337,7 @@ def test_a_page_answers_a_conditional_request_with_not_modified(client):
         "/guidance/{ref}/chapter/2-chapter-2/",
         "/guidance/{ref}/chapter/{last}/",
         "/guidance/{ref}/history/",
+        "/guidance/{ref}/whole/",
     ],
 )
 def test_a_page_runs_as_many_queries_for_a_large_document_as_for_a_small_one(
@@ -336,9 +351,9 @@ def test_a_page_runs_as_many_queries_for_a_large_document_as_for_a_small_one(
         make_update_entry(guidance)
     add_responsibility("HTG", "Wording.")
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         small_page = client.get(url.format(ref="htg514", last="2-chapter-2"))
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         large_page = client.get(url.format(ref="htg515", last="50-chapter-50"))
 
     assert large_page.status_code == 200

@@ -25,12 +25,14 @@ def rendered(text):
 def test_every_block_of_a_sample_shows_on_its_chapter_page(client, reference):
     document = Guidance.objects.get(reference=reference)
     assert document.blocks.exists()
+    whole = client.get(f"/guidance/{reference.lower()}/whole/").content.decode()
     for chapter in document.chapters.all():
         html = client.get(chapter.get_absolute_url()).content.decode()
         assert escape(chapter.heading) in html
         for block in chapter.blocks.all():
             for part in rendered(block.text) + [str(inline(b)) for b in block.bullets]:
                 assert part in html, f"{chapter.slug}: {part[:60]!r} is missing"
+                assert part in whole, f"whole document: {part[:60]!r} is missing"
             if block.number:
                 assert f'id="{block.number}"' in html
             if block.title:
