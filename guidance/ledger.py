@@ -16,6 +16,7 @@ import datetime
 import decimal
 import hashlib
 import json
+import operator
 import uuid
 
 from django.apps import apps
@@ -69,13 +70,41 @@ def row_hash(model, values):
     )
 
 
+_TO_PLAIN = {
+    datetime.datetime: datetime.datetime.isoformat,
+    datetime.date: datetime.date.isoformat,
+    datetime.time: datetime.time.isoformat,
+    uuid.UUID: lambda value: value.hex,
+    decimal.Decimal: str,
+}
+_JSON_NATIVE = {str, int, float, bool, list, dict}
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def row_hasher(model):
-    """Return (attnames, hash_function) to hash rows given as tuples in attname order."""
+    """Return (attnames, hash_function) to hash rows given as tuples in attname order.
+
+    Gives the same hash as row_hash(), with less work per row: verification hashes every
+    history row there is.
+    """
     table = model._meta.db_table
     attnames = [field.attname for field in model._meta.concrete_fields]
+    columns = list(enumerate(attnames))
+    sha256, encode, to_plain = hashlib.sha256, _ENCODER.encode, _TO_PLAIN
 
     def hash_values(row):
-        return _hash_content(table, zip(attnames, row, strict=True))
+        content = {}
+        for index, name in columns:
+            value = row[index]
+            if value is None or value == "":
+                continue
+            convert = to_plain.get(type(value))
+            if convert is not None:
+                value = convert(value)
+            elif type(value) not in _JSON_NATIVE:
+                value = _plain(value)
+            content[name] = value
+        return sha256(encode([table, content]).encode()).hexdigest()
 
     return attnames, hash_values
 
@@ -296,7 +325,7 @@ class Verification:
     Streams each table once, so memory grows with the number of records, not with reads.
     """
 
-    CHUNK = 5000
+    CHUNK = 10000
 
     def __init__(self, *, connection=default_connection, expect_head=None):
         self.connection = connection
@@ -375,14 +404,15 @@ class Verification:
         history_id_at = attnames.index("history_id")
         live_model = model.instance_type
         live_attnames = [field.attname for field in live_model._meta.concrete_fields]
-        live_at = [attnames.index(name) for name in live_attnames]
+        live_values = operator.itemgetter(*(attnames.index(name) for name in live_attnames))
         id_at = attnames.index(live_model._meta.pk.attname)
         type_at = attnames.index("history_type")
         sealed = self.sealed.pop(table, {})
         latest = {}
+        count = 0
         rows = model.objects.order_by("history_id").values_list(*attnames)
         for row in rows.iterator(chunk_size=self.CHUNK):
-            self.counts["history rows"] += 1
+            count += 1
             history_id = row[history_id_at]
             seal_of_row = sealed.pop(history_id, None)
             if seal_of_row is None:
@@ -394,7 +424,9 @@ class Verification:
                     f"changed content: the row no longer matches its hash in change "
                     f"{seal_of_row[1]}",
                 )
-            latest[row[id_at]] = (row[type_at], tuple(row[i] for i in live_at))
+            # Rows come in insertion order, so the last one seen per record is its latest.
+            latest[row[id_at]] = (row[type_at], live_values(row))
+        self.counts["history rows"] += count
         for history_id, (_, sequence) in sorted(sealed.items()):
             yield Problem(table, history_id, f"missing row: change {sequence} sealed it")
         yield from self._live_table(live_model, live_attnames, latest)

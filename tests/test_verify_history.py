@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from guidance import ledger
 from guidance.models import Block, ChangeSet, Guidance
 from tests.factories import make_document, make_guidance
 from tests.history_triggers import triggers_lifted
@@ -133,3 +134,12 @@ def test_history_head_prints_sequence_and_digest():
     out = io.StringIO()
     call_command("history_head", stdout=out)
     assert out.getvalue().splitlines()[0] == f"{head.sequence}:{head.digest}"
+
+
+def test_verification_hashes_rows_exactly_as_they_were_sealed():
+    make_document("IPG909", chapters=2, recommendations=2)
+    for model in ledger.history_models():
+        attnames, hash_values = ledger.row_hasher(model)
+        for values in model.objects.values(*attnames):
+            row = tuple(values[name] for name in attnames)
+            assert hash_values(row) == ledger.row_hash(model, values)
