@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connections
+from django.db import OperationalError, connections
 
 from guidance import ledger, services
 from guidance.history import (
@@ -567,11 +567,16 @@ class Writer:
         """A reference named only by a notice: an older number of the same programme."""
         free = self.stub_numbers.get(code)
         if free is None:
+            taken = set(
+                Guidance.objects.filter(programme__code=code, number__lt=FIRST_NUMBER).values_list(
+                    "number", flat=True
+                )
+            )
             # Processes writing in parallel take different numbers.
             free = [
                 n
                 for n in range(100, FIRST_NUMBER)
-                if n % self.shares == self.share and n not in SAMPLE_NUMBERS
+                if n % self.shares == self.share and n not in SAMPLE_NUMBERS | taken
             ]
             self.random.shuffle(free)
             self.stub_numbers[code] = free
@@ -1016,6 +1021,18 @@ def in_parallel(processes, work, **arguments):
         raise RuntimeError(f"{len(failed)} of {processes} generating processes failed")
 
 
+def retried(change, *arguments, **keywords):
+    """Make a change again when PostgreSQL chose it as a deadlock's victim (nothing was kept)."""
+    for attempt in range(5):
+        try:
+            return change(*arguments, **keywords)
+        except OperationalError as error:
+            if "deadlock" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
 def _import_share(share, shares, *, seed, batches, log):
     writer = Writer(seed=seed + share, log=log, share=share, shares=shares)
     organisations = list(Organisation.objects.all())
@@ -1027,7 +1044,8 @@ def _import_share(share, shares, *, seed, batches, log):
     )
     for done, index in enumerate(mine, start=1):
         part = batches[index]
-        writer.import_documents(
+        retried(
+            writer.import_documents,
             part,
             organisations,
             user=writer.system,
@@ -1066,7 +1084,8 @@ def _edit_share(share, shares, *, seed, ids, later, majors, passes, pass_size, l
         for event, spec in events:
             moment = moments.next()
             if event == "publish":
-                [document] = writer.import_documents(
+                [document] = retried(
+                    writer.import_documents,
                     [spec],
                     organisations,
                     user=r.choice(people["publisher"]),
@@ -1077,17 +1096,18 @@ def _edit_share(share, shares, *, seed, ids, later, majors, passes, pass_size, l
                 ids.append(document.id)
             elif event == "major":
                 guidance = Guidance.objects.get(pk=r.choice(ids))
-                writer.major_update(guidance, r.choice(people["publisher"]), moment)
+                retried(writer.major_update, guidance, r.choice(people["publisher"]), moment)
             elif event == "pass":
                 size = min(pass_size, len(ids))
-                writer.editorial_pass(r.sample(ids, size), r.choice(people["editor"]), moment)
+                chosen, editor = r.sample(ids, size), r.choice(people["editor"])
+                retried(writer.editorial_pass, chosen, editor, moment)
             elif event == "withdraw":
                 guidance = Guidance.objects.get(pk=r.choice(ids))
                 if guidance.status == GuidanceStatus.PUBLISHED:
-                    writer.withdraw(guidance, r.choice(people["publisher"]), moment)
+                    retried(writer.withdraw, guidance, r.choice(people["publisher"]), moment)
             elif len(ids) > 1:
                 older, newer = Guidance.objects.filter(pk__in=r.sample(ids, 2)).order_by("pk")
                 with contextlib.suppress(services.RefusedChange):
-                    writer.replace(newer, older, r.choice(people["publisher"]), moment)
+                    retried(writer.replace, newer, older, r.choice(people["publisher"]), moment)
         if share == 0:
             log(f"  edited {year}-{month:02d}: {history_row_count()} history rows")
