@@ -106,8 +106,9 @@ FORWARD = [
     SET enable_seqscan = off
     AS $$
         SELECT id FROM guidance_guidance
-        WHERE to_tsvector('{CONFIG}'::regconfig, coalesce(reference, '') || ' ' || coalesce(title, ''))
-            @@ query
+        WHERE to_tsvector(
+            '{CONFIG}'::regconfig, coalesce(reference, '') || ' ' || coalesce(title, '')
+        ) @@ query
         UNION
         SELECT guidance_id FROM guidance_search_document WHERE vector @@ query
     $$
