@@ -53,18 +53,24 @@ def site(live_server):
     return live_server.url
 
 
+def navigate(page, selector):
+    """Click and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def signed_in(browser, site, username):
     page = browser.new_context().new_page()
     page.goto(f"{site}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    navigate(page, "input[type=submit]")
     return page
 
 
 def open_change_page(page, site, reference):
     page.goto(f"{site}/admin/guidance/guidance/?q={reference}")
-    page.click(f"#result_list a:text-is('{reference}')")
+    navigate(page, f"#result_list a:text-is('{reference}')")
 
 
 def test_an_editor_must_give_a_reason_and_cannot_delete_published_guidance(browser, site):
@@ -73,11 +79,11 @@ def test_an_editor_must_give_a_reason_and_cannot_delete_published_guidance(brows
     assert page.locator("a.deletelink").count() == 0
 
     page.fill("#id_title", "Percutaneous venoplasty for CCSVI in multiple sclerosis")
-    page.click("input[name=_continue]")
-    assert "Say why you are making this change." in page.content()
+    navigate(page, "input[name=_continue]")
+    assert "Say why you are making this change." in page.locator("#content-main").inner_text()
 
     page.fill("#id_change_reason", "Shorter title for the list")
-    page.click("input[name=_continue]")
+    navigate(page, "input[name=_continue]")
     assert "was changed successfully" in page.locator("ul.messagelist").inner_text()
     change = ChangeSet.objects.get(reason="Shorter title for the list")
     assert change.user.username == "editor"
@@ -87,14 +93,14 @@ def test_an_editor_must_give_a_reason_and_cannot_delete_published_guidance(brows
 def test_a_publisher_migrates_a_sample_and_the_old_reference_leads_to_it(browser, site):
     page = signed_in(browser, site, "publisher")
     open_change_page(page, site, "MTG1")
-    page.click("text=Migrate to a new reference")
+    navigate(page, "text=Migrate to a new reference")
     page.select_option("#id_programme", "HTG")
     page.fill("#id_number", "255")
     page.fill("#id_month", "2025-12")
     page.fill("#id_reason", "HealthTech merger, December batch")
-    page.click("input[type=submit].default")
+    navigate(page, "input[type=submit].default")
 
     assert "MTG1 is now HTG255" in page.locator("ul.messagelist").inner_text()
     page.goto(f"{site}/guidance/mtg1/")
     assert page.url == f"{site}/guidance/htg255/"
-    assert "HTG255" in page.locator("h1, header").first.inner_text() or "HTG255" in page.content()
+    assert "HTG255" in page.locator("main").inner_text()
