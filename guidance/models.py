@@ -277,6 +277,7 @@ class GuidanceStatus(models.TextChoices):
 
 PUBLIC_STATUSES = [status for status in GuidanceStatus if status.is_public]
 SEARCH_CONFIG = "english"
+MAX_MIGRATION_HOPS = 5
 # The words of a document's reference and title, as migration 0004 indexes them (PostgreSQL).
 GUIDANCE_WORDS = (
     f"to_tsvector('{SEARCH_CONFIG}'::regconfig, "
@@ -334,6 +335,24 @@ class GuidanceQuerySet(TrackedQuerySet):
                 ),
             )
         )
+
+    def resolve(self, reference):
+        """Return (current, requested): the public record at a reference, and the document it
+        now lives in once migrations are followed. Unknown, malformed or non-public references
+        raise Guidance.DoesNotExist.
+        """
+        try:
+            reference = normalise_reference(reference)
+        except MalformedReference:
+            raise Guidance.DoesNotExist(f"{reference!r} is not a guidance reference.") from None
+        requested = self.for_public_page().get(reference=reference)
+        current = requested
+        # Each hop costs a lookup; real chains are one or two long, and a cycle must end.
+        for _hop in range(MAX_MIGRATION_HOPS):
+            if current.migration is None:
+                break
+            current = self.for_public_page().get(pk=current.migration.target_id)
+        return current, requested
 
     def search(self, text):
         """Documents matching keywords, best first; a former reference finds its current document.

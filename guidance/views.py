@@ -3,7 +3,7 @@
 from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
@@ -14,16 +14,12 @@ from .models import (
     ChangeKind,
     Guidance,
     GuidanceStatus,
-    MalformedReference,
     Programme,
     RelationType,
-    normalise_reference,
 )
 from .page_cache import cached_page
 
 RESULTS_PER_PAGE = 20
-# Each hop of a migration chain costs a lookup; real chains are one or two long.
-MAX_MIGRATION_HOPS = 5
 
 
 class SearchForm(forms.Form):
@@ -94,21 +90,11 @@ class SearchForm(forms.Form):
 
 
 def public_record(reference):
-    """The public record at a reference, following migrations to the document that now holds it.
-
-    Returns (record, requested): requested is the record at the reference asked for.
-    """
+    """(current, requested) records at a reference, or Http404: see GuidanceQuerySet.resolve."""
     try:
-        reference = normalise_reference(reference)
-    except MalformedReference:
+        return Guidance.objects.resolve(reference)
+    except Guidance.DoesNotExist:
         raise Http404 from None
-    requested = get_object_or_404(Guidance.objects.for_public_page(), reference=reference)
-    record = requested
-    for _hop in range(MAX_MIGRATION_HOPS):
-        if record.migration is None:
-            break
-        record = Guidance.objects.for_public_page().get(pk=record.migration.target_id)
-    return record, requested
 
 
 def replaced_references(record, relation_type):
