@@ -322,3 +322,10 @@ def test_saving_a_sample_unchanged_rewrites_none_of_its_parts(client, role, refe
     change = ChangeSet.objects.get(reason="Looked")
     assert sum(len(rows) for rows in change.row_hashes.values()) == 1
     assert Guidance.history.filter(change_set_id=change.id).count() == 1
+
+
+def test_auditors_reach_the_documents_timeline_from_its_change_page(client):
+    client.force_login(make_user("auditor", groups=["Auditors"], is_staff=True))
+    document = make_document("HTG501")
+    page = client.get(reverse("admin:guidance_guidance_change", args=[document.pk]))
+    assert reverse("audit:timeline", args=["htg501"]) in page.content.decode()
