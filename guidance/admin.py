@@ -246,12 +246,12 @@ class GuidanceAdmin(RecordedChangeAdmin):
         return self.change_fieldsets if obj else self.add_fieldsets
 
     add_fieldsets = (
-        (None, {"fields": ("programme", "number", "title")}),
+        (None, {"fields": ("programme", "number", "title", "summary")}),
         (_("Dates"), {"fields": (("published_on", "published_precision"),)}),
         (_("Edition"), {"fields": ("isbn", "minor_changes_heading", "is_stub")}),
     )
     change_fieldsets = (
-        (None, {"fields": ("reference", "title", "programme", "number")}),
+        (None, {"fields": ("reference", "title", "summary", "programme", "number")}),
         (
             _("Status and relations"),
             {

@@ -81,6 +81,7 @@ class GuidanceAdminForm(forms.ModelForm):
             "programme",
             "number",
             "title",
+            "summary",
             "status",
             "status_explanation",
             "is_stub",
