@@ -329,3 +329,13 @@ def test_auditors_reach_the_documents_timeline_from_its_change_page(client):
     document = make_document("HTG501")
     page = client.get(reverse("admin:guidance_guidance_change", args=[document.pk]))
     assert reverse("audit:timeline", args=["htg501"]) in page.content.decode()
+
+
+def test_every_field_of_guidance_is_on_its_change_page():
+    from django.contrib.admin.utils import flatten_fieldsets  # noqa: PLC0415
+
+    from guidance.admin import GuidanceAdmin  # noqa: PLC0415
+
+    shown = set(flatten_fieldsets(GuidanceAdmin.change_fieldsets))
+    fields = {field.name for field in Guidance._meta.concrete_fields if field.editable}
+    assert fields - {"id", "version"} - shown == set()
