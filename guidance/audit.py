@@ -259,19 +259,21 @@ class BadMoment(ValueError):
 
 
 def parse_moment(value, *, before=False):
-    """A moment from a change id (just after it; just before it if before=True) or a date/time.
+    """A moment from a change (id or number; just after it, or before it if before=True) or a date.
 
     A date alone means the end of that day, local time.
     """
     value = (value or "").strip()
     if not value:
-        raise BadMoment("Give a change id, a date (2026-01-31) or a date and time.")
+        raise BadMoment("Give a change number or id, a date (2026-01-31) or a date and time.")
     try:
         change_id = uuid.UUID(value)
     except ValueError:
         change_id = None
-    if change_id is not None:
-        change = ChangeSet.objects.filter(pk=change_id).select_related("user").first()
+    if change_id is not None or value.isdigit():
+        # A change is named by its id or by its number in the chain.
+        lookup = {"pk": change_id} if change_id is not None else {"sequence": int(value)}
+        change = ChangeSet.objects.filter(**lookup).select_related("user").first()
         if change is None:
             raise BadMoment(f"There is no change {value}.")
         return Moment(change.created_at, inclusive=not before, change=change)
@@ -284,7 +286,8 @@ def parse_moment(value, *, before=False):
         at = datetime.datetime.combine(day, datetime.time.max)
     if at is None:
         raise BadMoment(
-            f"{value!r} is neither a change id nor a date: use e.g. 2026-01-31 or 2026-01-31T14:30."
+            f"{value!r} is neither a change nor a date: use a change number such as 42, "
+            "a date such as 2026-01-31 or a date and time such as 2026-01-31T14:30."
         )
     if timezone.is_naive(at):
         at = timezone.make_aware(at)

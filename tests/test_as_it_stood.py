@@ -153,4 +153,4 @@ def test_a_moment_that_is_neither_a_change_nor_a_date_is_refused_clearly(client)
     migrated_then_edited()
     response = page(client, "last tuesday")
     assert response.status_code == 400
-    assert "neither a change id nor a date" in response.content.decode()
+    assert "neither a change nor a date" in response.content.decode()

@@ -65,6 +65,16 @@ def test_two_dates_and_times_can_be_compared(client):
     ]
 
 
+def test_changes_can_be_named_by_their_number_in_the_chain(client):
+    reworded()
+    first = ChangeSet.objects.get(reason="Imported wording")
+    second = ChangeSet.objects.get(reason="New evidence on harms")
+    response = diff_page(client, **{"from": first.sequence, "to": second.sequence})
+    assert [part.summary for part in response.context["changes"]] == [
+        "recommendation 1.1: 'should not be used' → 'should only be used in research'"
+    ]
+
+
 def test_field_changes_are_shown_old_to_new(client):
     reworded()
     document = make_document("HTG801")
@@ -119,4 +129,4 @@ def test_a_missing_point_is_refused_clearly(client):
     reworded()
     response = diff_page(client, **{"from": "2026-01-01"})
     assert response.status_code == 400
-    assert "Give a change id, a date" in response.content.decode()
+    assert "Give a change number or id, a date" in response.content.decode()
