@@ -277,7 +277,10 @@ class ReplaceForm(forms.Form):
     replaced = forms.CharField(
         label=_("Replaces (reference)"),
         max_length=20,
-        help_text=_("The older guidance, e.g. IPG420. It will show a 'replaced by' notice."),
+        help_text=_(
+            "The older guidance, e.g. IPG420. It will show a 'replaced by' notice. A reference "
+            "not yet in the registry is added as one known only from this notice."
+        ),
     )
     partially = forms.BooleanField(
         label=_("Only partially replaces it"), required=False, initial=False
@@ -298,15 +301,26 @@ class ReplaceForm(forms.Form):
     def clean_replaced(self):
         value = self.cleaned_data["replaced"]
         try:
-            split_reference(value)
-            return Guidance.objects.by_reference(value).get()
+            code, number = split_reference(value)
         except MalformedReference as error:
             raise forms.ValidationError(str(error)) from None
-        except Guidance.DoesNotExist:
+        existing = Guidance.objects.filter(reference=f"{code}{number}").first()
+        if existing is not None:
+            return existing
+        programme = Programme.objects.filter(code=code).first()
+        if programme is None:
             raise forms.ValidationError(
-                _("There is no guidance %(reference)s: add it (a stub will do) first."),
-                params={"reference": value.strip().upper()},
-            ) from None
+                _("There is no programme %(code)s, so %(reference)s cannot be a reference."),
+                params={"code": code, "reference": f"{code}{number}"},
+            )
+        # Named only by this notice: recorded as a stub when the replacement is saved.
+        return Guidance(
+            reference=f"{code}{number}",
+            programme=programme,
+            number=number,
+            is_stub=True,
+            status=GuidanceStatus.PUBLISHED,
+        )
 
     def clean(self):
         cleaned = super().clean()

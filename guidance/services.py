@@ -178,11 +178,16 @@ def replace_guidance(
 ):
     """Record that a document replaces (or partially replaces) an older one.
 
-    The older one keeps its page and status; its page shows the 'replaced by' notice.
+    The older one keeps its page and status; its page shows the 'replaced by' notice. An
+    unsaved older record (a reference not yet held) is saved as a stub first.
     """
     relation_type = RelationType.PARTIALLY_REPLACES if partially else RelationType.REPLACES
     with recording(user=user, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=guidance):
         source = Guidance.objects.select_for_update().get(pk=guidance.pk)
+        if replaced.pk is None:
+            # A reference named only by this notice becomes a stub, as an import would make it.
+            _refuse_taken(replaced.reference)
+            replaced.save()
         check_relation(source=source, target=replaced, relation_type=relation_type)
         if Relation.objects.filter(source=source, target=replaced, type__in=REPLACING).exists():
             raise RefusedChange(f"{source.reference} is already recorded as replacing it.")

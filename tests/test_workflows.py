@@ -343,3 +343,21 @@ def test_a_failure_at_the_end_of_any_workflow_leaves_every_table_as_it_was(
         else:
             newer.publish(by=publisher, reason="x")
     assert all_rows() == before
+
+
+def test_replacing_a_reference_not_yet_held_records_it_as_a_stub(client, publisher):
+    newer = make_document("HTG600")
+    response = client.post(url("replace", newer), {"replaced": "ipg99", "reason": "Notice"})
+    assert response.status_code == 302
+    stub = Guidance.objects.get(reference="IPG99")
+    assert stub.is_stub and stub.status == GuidanceStatus.PUBLISHED
+    assert Relation.objects.get(source=newer).target == stub
+    change = ChangeSet.objects.get(reason="Notice")
+    assert Guidance.history.filter(change_set_id=change.id).count() == 1
+
+
+def test_replacing_a_reference_of_an_unknown_programme_is_refused(client, publisher):
+    newer = make_document("HTG600")
+    response = client.post(url("replace", newer), {"replaced": "XYZ1", "reason": "Notice"})
+    assert "There is no programme XYZ" in response.content.decode()
+    assert not Relation.objects.exists()
