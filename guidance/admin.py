@@ -294,6 +294,12 @@ class GuidanceAdmin(RecordedChangeAdmin):
         except (Guidance.DoesNotExist, ValueError):
             return None
 
+    def view_on_site(self, obj):
+        # A draft has no public page yet: show it as the public page will.
+        if obj.status == GuidanceStatus.DRAFT:
+            return reverse("admin:guidance_preview", args=[obj.pk])
+        return obj.get_absolute_url()
+
     @admin.display(description=_("published"), ordering="published_on")
     def published(self, obj):
         return obj.published_display

@@ -47,3 +47,11 @@ def test_the_change_page_links_to_the_preview(client, editor):
     draft = make_guidance("HTG900", status=GuidanceStatus.DRAFT)
     page = client.get(reverse("admin:guidance_guidance_change", args=[draft.pk]))
     assert reverse("admin:guidance_preview", args=[draft.pk]) in page.content.decode()
+
+
+def test_view_on_site_of_a_draft_opens_its_preview(client, editor):
+    draft = make_guidance("HTG900", status=GuidanceStatus.DRAFT)
+    page = client.get(reverse("admin:guidance_guidance_change", args=[draft.pk])).content.decode()
+    assert (
+        f'href="{reverse("admin:guidance_preview", args=[draft.pk])}" class="viewsitelink"' in page
+    )
