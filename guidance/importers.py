@@ -796,27 +796,35 @@ class DocumentWriter:
                 f"import the document under {migration.target.reference}",
                 1,
             )
-        guidance = self._guidance(
-            parsed.reference,
-            title=parsed.title,
-            summary=parsed.summary,
-            status=parsed.status,
-            status_explanation=parsed.status_explanation,
-            is_stub=parsed.is_stub,
-            published_on=parsed.published_on,
-            published_precision=parsed.published_precision,
-            last_updated_on=parsed.last_updated_on,
-            last_updated_precision=parsed.last_updated_precision,
-            isbn=parsed.isbn,
-            minor_changes_heading=parsed.minor_changes_heading
+        values = {
+            "title": parsed.title,
+            "summary": parsed.summary,
+            "status": parsed.status,
+            "status_explanation": parsed.status_explanation,
+            "is_stub": parsed.is_stub,
+            "published_on": parsed.published_on,
+            "published_precision": parsed.published_precision,
+            "last_updated_on": parsed.last_updated_on,
+            "last_updated_precision": parsed.last_updated_precision,
+            "isbn": parsed.isbn,
+            "minor_changes_heading": parsed.minor_changes_heading
             or Guidance._meta.get_field("minor_changes_heading").default,
-        )
+        }
+        guidance = Guidance.objects.filter(reference=parsed.reference).first()
+        if guidance is None:
+            guidance = self._guidance(parsed.reference, **values)
         set_change_guidance(guidance)
         self._chapters(guidance)
         self._updates(guidance)
         self._endorsements(guidance)
         self._relations()
         self._responsibility(guidance)
+        if not self._is_new(guidance) and (
+            self.result.changed or any(getattr(guidance, k) != v for k, v in values.items())
+        ):
+            # Saved last and once, with its version moved, so that an editor who opened the
+            # document before this import is told about it instead of overwriting it.
+            self._save(guidance, "guidance", {**values, "version": guidance.version + 1})
         return guidance
 
     def _chapters(self, guidance):

@@ -197,9 +197,10 @@ def test_importing_a_changed_file_records_exactly_the_differences(tmp_path):
 
     result = import_guidance_file(changed)
 
-    assert dict(result.updated) == {"paragraph": 1}
+    assert dict(result.updated) == {"paragraph": 1, "guidance": 1}  # its version moves
     assert not result.created and not result.deleted
-    assert history_row_count() == rows + 1
+    assert history_row_count() == rows + 2
+    assert Guidance.objects.get(reference="HTG501").version == 2
     paragraph = Block.objects.get(number="3.4")
     latest = paragraph.history.first()
     assert latest.history_change_reason == "Imported from htg501.txt"
