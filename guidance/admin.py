@@ -629,7 +629,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
 
 def render_preview(request, guidance, slug=None):
     """Render a record with the public pages' templates and context, whatever its status."""
-    from .views import replaced_references  # noqa: PLC0415 - the public pages import models
+    from . import views  # noqa: PLC0415 - the public pages import the admin's models
 
     record = (
         Guidance.objects.select_related("programme")
@@ -641,30 +641,9 @@ def render_preview(request, guidance, slug=None):
         )
         .get(pk=guidance.pk)
     )
-    chapters = list(record.chapters.all())
-    context = {"guidance": record, "chapters": chapters}
     if slug is None:
-        recommendations = next((c for c in chapters if c.is_recommendations), None)
-        context.update(
-            recommendations=recommendations,
-            blocks=list(recommendations.blocks.all()) if recommendations else [],
-            responsibility=record.responsibility_statement(),
-            endorsements=record.endorsements.select_related("organisation"),
-            replaces=replaced_references(record, RelationType.REPLACES),
-            partially_replaces=replaced_references(record, RelationType.PARTIALLY_REPLACES),
-        )
-        return TemplateResponse(request, "guidance/overview.html", context)
-    current = next((c for c in chapters if c.slug == slug), None)
-    if current is None:
-        raise Http404(_("No chapter %(slug)s.") % {"slug": slug})
-    index = chapters.index(current)
-    context.update(
-        chapter=current,
-        blocks=list(current.blocks.all()),
-        previous=chapters[index - 1] if index > 0 else None,
-        next=chapters[index + 1] if index + 1 < len(chapters) else None,
-        is_last=index + 1 == len(chapters),
-    )
+        return TemplateResponse(request, "guidance/overview.html", views.overview_context(record))
+    context = views.chapter_context(record, slug)
     return TemplateResponse(request, "guidance/chapter.html", context)
 
 
