@@ -3,22 +3,17 @@
 import csv
 import functools
 
-from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from . import audit, ledger
+from .forms import AuditLogForm
 from .models import (
-    ChangeKind,
-    ChangeSet,
     Guidance,
     MalformedReference,
-    Programme,
     RelationType,
     normalise_reference,
 )
@@ -125,70 +120,6 @@ def diff(request, reference):
     )
     context = {"guidance": document, "before": before, "after": after, "changes": changes}
     return render(request, "audit/diff.html", context)
-
-
-class AuditLogForm(forms.Form):
-    user = forms.CharField(label=_("User name"), required=False, max_length=150)
-    start = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter the 'from' date as YYYY-MM-DD.")},
-    )
-    end = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter the 'to' date as YYYY-MM-DD.")},
-    )
-    programme = forms.ModelChoiceField(
-        label=_("Programme"),
-        queryset=Programme.objects.all(),
-        to_field_name="code",
-        required=False,
-        empty_label=_("All programmes"),
-    )
-    guidance = forms.CharField(label=_("Document reference"), required=False, max_length=20)
-    kind = forms.ChoiceField(
-        label=_("Major or minor"),
-        choices=[("", _("Any")), *ChangeKind.choices, ("none", _("Neither"))],
-        required=False,
-    )
-    source = forms.ChoiceField(
-        label=_("Made by"), choices=[("", _("Any")), *ChangeSet.Source.choices], required=False
-    )
-
-    def clean_user(self):
-        username = self.cleaned_data["user"].strip()
-        if not username:
-            return None
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise forms.ValidationError(
-                _("There is no user called %(name)s."), params={"name": username}
-            )
-        return user
-
-    def clean_guidance(self):
-        reference = self.cleaned_data["guidance"].strip()
-        if not reference:
-            return None
-        try:
-            return Guidance.objects.get(reference=normalise_reference(reference))
-        except (MalformedReference, Guidance.DoesNotExist):
-            raise forms.ValidationError(
-                _("There is no guidance %(reference)s."), params={"reference": reference}
-            ) from None
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
-            self.add_error("end", _("The 'to' date must be on or after the 'from' date."))
-        return cleaned
-
-    def changes(self):
-        return audit.audit_log(**self.cleaned_data)
 
 
 @auditors_only

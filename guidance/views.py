@@ -1,92 +1,22 @@
 """The public pages: guidance list and search, overview, chapters and history of a document."""
 
-from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
+from .forms import SearchForm
 from .models import (
-    PUBLIC_STATUSES,
     Block,
     ChangeKind,
     Guidance,
     GuidanceStatus,
-    Programme,
     RelationType,
 )
 from .page_cache import cached_page
 
 RESULTS_PER_PAGE = 20
-
-
-class SearchForm(forms.Form):
-    q = forms.CharField(label=_("Search by keyword or reference"), required=False, max_length=200)
-    programme = forms.ModelChoiceField(
-        label=_("Programme"),
-        queryset=Programme.objects.all(),
-        to_field_name="code",
-        required=False,
-        empty_label=_("All programmes"),
-    )
-    status = forms.ChoiceField(
-        label=_("Status"),
-        choices=[("", _("Any status"))] + [(s.value, s.label) for s in PUBLIC_STATUSES],
-        required=False,
-    )
-    published_from = forms.DateField(
-        label=_("Published from"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter the 'published from' date as YYYY-MM-DD.")},
-    )
-    published_to = forms.DateField(
-        label=_("Published to"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter the 'published to' date as YYYY-MM-DD.")},
-    )
-    sort = forms.ChoiceField(
-        label=_("Sort by"),
-        choices=[
-            ("", _("Relevance, then newest")),
-            ("date", _("Date published, newest first")),
-            ("title", _("Title, A to Z")),
-        ],
-        required=False,
-    )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("published_from"), cleaned.get("published_to")
-        if start and end and start > end:
-            self.add_error(
-                "published_to", _("The 'published to' date must be on or after 'published from'.")
-            )
-        return cleaned
-
-    def results(self):
-        """The public documents matching the valid filters (invalid ones are ignored)."""
-        self.is_valid()
-        data = self.cleaned_data
-        results = Guidance.objects.published().select_related("programme")
-        # Records known only from a notice are found by their reference, not listed.
-        results = results.search(data["q"]) if data.get("q") else results.documents()
-        if data.get("programme"):
-            results = results.filter(programme=data["programme"])
-        if data.get("status"):
-            results = results.filter(status=data["status"])
-        if data.get("published_from"):
-            results = results.filter(published_on__gte=data["published_from"])
-        if data.get("published_to"):
-            results = results.filter(published_on__lte=data["published_to"])
-        if data.get("sort") == "title":
-            return results.order_by("title", "reference")
-        if data.get("sort") == "date" or not data.get("q"):
-            return results.order_by("-published_on", "reference")
-        return results
 
 
 def public_record(reference):
