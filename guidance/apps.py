@@ -7,3 +7,5 @@ class GuidanceConfig(AppConfig):
 
     def ready(self):
         from . import checks, history, page_cache  # noqa: F401 - registers checks and receivers
+
+        history.cache_history_managers(self.get_models())

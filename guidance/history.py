@@ -16,6 +16,7 @@ from django.db.models.signals import pre_delete, pre_save
 from django.dispatch import Signal, receiver
 from django.utils import timezone
 from simple_history import utils as simple_history_utils
+from simple_history.manager import HistoryDescriptor
 from simple_history.signals import pre_create_historical_record
 
 from . import ledger
@@ -195,3 +196,22 @@ def guidance_ids_touched_by(change_set_id):
                 )
     ids.discard(None)
     return ids
+
+
+class CachedHistoryDescriptor(HistoryDescriptor):
+    """django-simple-history builds a new manager class on every ``Model.history`` access,
+    once per saved row; build it once per model instead."""
+
+    def __get__(self, instance, owner):
+        if "manager" not in self.__dict__:
+            self.manager = self.manager_class.from_queryset(self.queryset_class)
+        return self.manager(self.model, instance)
+
+
+def cache_history_managers(models):
+    for model in models:
+        descriptor = model.__dict__.get("history")
+        if type(descriptor) is HistoryDescriptor:
+            model.history = CachedHistoryDescriptor(
+                descriptor.model, descriptor.manager_class, descriptor.queryset_class
+            )
