@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from .history import recording, set_change_guidance
+from .history import bulk_create_with_history, recording, set_change_guidance
 from .models import (
     Block,
     ChangeKind,
@@ -827,8 +827,37 @@ class DocumentWriter:
             self._save(guidance, "guidance", {**values, "version": guidance.version + 1})
         return guidance
 
+    def _create_all(self, model, label, objs):
+        """Insert a new document's parts of one kind at once, with their history rows."""
+        created = bulk_create_with_history(objs, model)
+        self.result.created[label] += len(created)
+        self.result.changes += [f"+ {label} {obj}" for obj in created]
+        return created
+
     def _chapters(self, guidance):
-        stored = {} if self._is_new(guidance) else {c.position: c for c in guidance.chapters.all()}
+        if self._is_new(guidance):
+            chapters = self._create_all(
+                Chapter,
+                "chapter",
+                [
+                    Chapter(
+                        guidance=guidance,
+                        position=position,
+                        number=parsed.number,
+                        title=parsed.title,
+                        slug=parsed.slug,
+                    )
+                    for position, parsed in enumerate(self.parsed.chapters, start=1)
+                ],
+            )
+            blocks = [
+                Block(guidance=guidance, chapter=chapter, position=position, **self._block(parsed))
+                for chapter, parsed_chapter in zip(chapters, self.parsed.chapters, strict=True)
+                for position, parsed in enumerate(parsed_chapter.blocks, start=1)
+            ]
+            self._create_all(Block, "paragraph", blocks)
+            return
+        stored = {c.position: c for c in guidance.chapters.all()}
         for position in sorted(set(stored) - set(range(1, len(self.parsed.chapters) + 1))):
             self._delete(stored.pop(position), "chapter")
         for position, parsed in enumerate(self.parsed.chapters, start=1):
@@ -847,23 +876,35 @@ class DocumentWriter:
             # so that no two rows ever hold one number at once.
             if position not in wanted or wanted[position].number != block.number:
                 self._delete(stored.pop(position), "paragraph")
-        fields = ["kind", "number", "title", "text", "bullets", "category"]
         for position, parsed in wanted.items():
             block = stored.get(position) or Block(
                 guidance=guidance, chapter=chapter, position=position
             )
-            self._save(block, "paragraph", {name: getattr(parsed, name) for name in fields})
+            self._save(block, "paragraph", self._block(parsed))
 
     def _updates(self, guidance):
-        stored = (
-            {} if self._is_new(guidance) else {u.position: u for u in guidance.update_entries.all()}
-        )
+        if self._is_new(guidance):
+            entries = [
+                UpdateEntry(guidance=guidance, position=position, **self._update_fields(parsed))
+                for position, parsed in enumerate(self.parsed.updates, start=1)
+            ]
+            self._create_all(UpdateEntry, "update entry", entries)
+            return
+        stored = {u.position: u for u in guidance.update_entries.all()}
         for position in sorted(set(stored) - set(range(1, len(self.parsed.updates) + 1))):
             self._delete(stored.pop(position), "update entry")
-        fields = ["date", "precision", "kind", "text"]
         for position, parsed in enumerate(self.parsed.updates, start=1):
             entry = stored.get(position) or UpdateEntry(guidance=guidance, position=position)
-            self._save(entry, "update entry", {name: getattr(parsed, name) for name in fields})
+            self._save(entry, "update entry", self._update_fields(parsed))
+
+    @staticmethod
+    def _update_fields(parsed):
+        return {name: getattr(parsed, name) for name in ("date", "precision", "kind", "text")}
+
+    @staticmethod
+    def _block(parsed):
+        fields = ("kind", "number", "title", "text", "bullets", "category")
+        return {name: getattr(parsed, name) for name in fields}
 
     def _endorsements(self, guidance):
         stored = {
