@@ -2,14 +2,17 @@
 
 import csv
 import functools
+import hashlib
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404, StreamingHttpResponse
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from . import audit, ledger
+from . import audit, ledger, page_cache
 from .forms import AuditLogForm
 from .models import (
     Guidance,
@@ -33,6 +36,38 @@ def auditors_only(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def cached_until_next_change(view):
+    """Serve a rendered history page again until the next change commits.
+
+    History is append-only, so a page is wholly determined by its address and the chain head
+    (sequence and digest): a new change moves the head, and the next request renders afresh.
+    Every reader with view_audit sees the same pages, and the permission check runs first.
+    The view is given the head it was keyed by, so a page that shows it reads it only once.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        head = ledger.chain_head()
+        if not getattr(settings, "GUIDANCE_PAGE_CACHE", True):
+            return view(request, *args, head=head, **kwargs)
+        state = f"{head.sequence}:{head.digest}" if head else "empty"
+        path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
+        key = f"audit:v1:{state}:{path}"
+        page = page_cache.recent_pages.get(key) or cache.get(key)
+        if page is None:
+            response = view(request, *args, head=head, **kwargs)
+            if response.status_code != 200 or response.streaming:
+                return response
+            # The shape of the public pages' cache entries, so both share one in-process store.
+            page = (200, dict(response.headers), response.content, None)
+            cache.set(key, page, timeout=page_cache.PAGE_TIMEOUT)
+        page_cache.recent_pages.put(key, page)
+        _status, headers, content, _made = page
+        return HttpResponse(content, headers=headers)
+
+    return wrapper
 
 
 def audited_document(reference):
@@ -67,7 +102,8 @@ def index(request):
 
 
 @auditors_only
-def timeline(request, reference):
+@cached_until_next_change
+def timeline(request, reference, head):
     document = audited_document(reference)
     if document.reference.lower() != reference:
         return redirect("audit:timeline", document.reference.lower())
@@ -123,10 +159,11 @@ def diff(request, reference):
 
 
 @auditors_only
-def log(request):
+@cached_until_next_change
+def log(request, head):
     form = AuditLogForm(request.GET)
     if not form.is_valid():
-        context = {"form": form, "head": ledger.chain_head()}
+        context = {"form": form, "head": head}
         return render(request, "audit/log.html", context, status=400)
     try:
         page_number = max(1, int(request.GET.get("page", 1)))
@@ -143,7 +180,7 @@ def log(request):
         "page_number": page_number,
         "has_next": len(rows) > LOG_PER_PAGE,
         "query": query.urlencode(),
-        "head": ledger.chain_head(),
+        "head": head,
     }
     return render(request, "audit/log.html", context)
 

@@ -140,3 +140,27 @@ def test_the_timeline_costs_the_same_queries_whatever_the_length_of_history(
         with django_assert_max_num_queries(16):
             response = client.get(reverse("audit:timeline", args=[document.reference.lower()]))
         assert response.status_code == 200
+
+
+def test_a_cached_timeline_shows_a_new_change_on_the_next_request(client):
+    document = make_document("HTG606", chapters=1, recommendations=1)
+    path = reverse("audit:timeline", args=["htg606"])
+    client.force_login(make_auditor())
+    first = client.get(path).content
+    assert client.get(path).content == first  # served again from the cache
+    with recording(reason="Reworded after the cached page"):
+        block = document.blocks.get()
+        block.text = "Reworded."
+        block.save()
+    assert "Reworded after the cached page" in client.get(path).content.decode()
+
+
+def test_a_cached_timeline_is_still_refused_to_those_without_the_auditor_role(client):
+    make_document("HTG607", chapters=1, recommendations=1)
+    path = reverse("audit:timeline", args=["htg607"])
+    client.force_login(make_auditor())
+    assert client.get(path).status_code == 200
+    client.force_login(make_user("editor", groups=["Editors"]))
+    assert client.get(path).status_code == 403
+    client.logout()
+    assert client.get(path).status_code == 302
