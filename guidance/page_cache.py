@@ -27,6 +27,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.template.response import SimpleTemplateResponse
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.http import http_date
 
@@ -148,6 +149,28 @@ def forget_all_pages():
     cache.clear()
     tokens.forget()
     recent_pages.clear()
+    responsibilities.clear()
+
+
+# (site token version, programme id, date) -> the statement in force; a change to a programme
+# or a statement moves the site token, so an entry is never read once it is out of date.
+responsibilities = {}
+
+
+def responsibility_statement(guidance):
+    """The programme's 'Your responsibility' wording in force today, read once per site version."""
+    today = timezone.localdate()
+    if not getattr(settings, "GUIDANCE_PAGE_CACHE", True):
+        return guidance.responsibility_statement(on=today)
+    key = (tokens.get_many([SITE_TOKEN])[SITE_TOKEN], guidance.programme_id, today)
+    try:
+        return responsibilities[key]
+    except KeyError:
+        pass
+    if len(responsibilities) > 1000:
+        responsibilities.clear()
+    statement = responsibilities[key] = guidance.responsibility_statement(on=today)
+    return statement
 
 
 def _page_key(request, token_names):

@@ -14,7 +14,7 @@ from .models import (
     GuidanceStatus,
     RelationType,
 )
-from .page_cache import cached_page
+from .page_cache import cached_page, responsibility_statement
 
 RESULTS_PER_PAGE = 20
 
@@ -84,7 +84,7 @@ def overview_context(record):
         "chapters": chapters,
         "recommendations": recommendations,
         "blocks": list(recommendations.blocks.all()) if recommendations else [],
-        "responsibility": record.responsibility_statement(),
+        "responsibility": responsibility_statement(record),
         "endorsements": record.endorsements.select_related("organisation"),
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
@@ -119,7 +119,7 @@ def whole_document_context(record):
     context = {
         "guidance": record,
         "sections": [(chapter, by_chapter[chapter.pk]) for chapter in chapters],
-        "responsibility": record.responsibility_statement(),
+        "responsibility": responsibility_statement(record),
         "endorsements": record.endorsements.select_related("organisation"),
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
