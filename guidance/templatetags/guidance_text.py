@@ -43,3 +43,45 @@ def paragraphs(value):
 def anchor(number):
     """A valid, linkable id for a numbered paragraph: '2.4' stays '2.4'."""
     return re.sub(r"\s+", "-", str(number).strip())
+
+
+def _paragraphs_html(text):
+    return "".join(f"<p>{inline(paragraph)}</p>" for paragraph in paragraphs(text))
+
+
+def _bullets_html(bullets):
+    if not bullets:
+        return ""
+    return f"<ul>{''.join(f'<li>{inline(bullet)}</li>' for bullet in bullets)}</ul>"
+
+
+def _block_html(block):
+    if block.kind == "heading":
+        return f'\n<h3 class="chapter__sub-heading">{inline(block.text)}</h3>\n'
+    if block.kind == "rationale":
+        title = f'<h3 class="rationale__heading">{inline(block.title)}</h3>' if block.title else ""
+        return (
+            f'\n<div class="rationale">\n  {title}\n  {_paragraphs_html(block.text)}\n'
+            f"  {_bullets_html(block.bullets)}\n</div>\n"
+        )
+    if block.number:
+        kind = " numbered-paragraph--recommendation" if block.kind == "recommendation" else ""
+        number = conditional_escape(block.number)
+        number_anchor = conditional_escape(anchor(block.number))
+        return (
+            f'\n<div class="numbered-paragraph{kind}" id="{number_anchor}">\n'
+            f'  <a class="numbered-paragraph__number" href="#{number_anchor}">{number}</a>\n'
+            f'  <div class="numbered-paragraph__body">\n    {_paragraphs_html(block.text)}\n'
+            f"    {_bullets_html(block.bullets)}\n  </div>\n</div>\n"
+        )
+    return f"\n{_paragraphs_html(block.text)}\n{_bullets_html(block.bullets)}\n"
+
+
+@register.filter
+def render_blocks(blocks):
+    """The HTML of a chapter's blocks: headings, rationale and (numbered) paragraphs.
+
+    Written in Python rather than as a template loop because a long chapter has hundreds of
+    blocks and the loop was most of the time spent rendering a page.
+    """
+    return mark_safe("".join(f"\n{_block_html(block)}\n" for block in blocks))  # noqa: S308 - every part is escaped
