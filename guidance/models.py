@@ -590,10 +590,19 @@ class Guidance(models.Model):
 
     def with_public_relations(self):
         """Load the relations for_public_page() prefetches, both ways in one query; return self."""
-        rows = Relation.objects.filter(
-            Q(source=self, target__status__in=PUBLIC_STATUSES)
-            | Q(target=self, source__status__in=PUBLIC_STATUSES)
-        ).select_related("source__programme", "target__programme")
+        rows = (
+            Relation.objects.filter(
+                Q(source=self, target__status__in=PUBLIC_STATUSES)
+                | Q(target=self, source__status__in=PUBLIC_STATUSES)
+            )
+            .select_related("source__programme", "target__programme")
+            .order_by()
+        )
+        # Relation's ordering, applied here: in SQL it joins each source's programme again.
+        rows = sorted(
+            rows,
+            key=lambda r: (r.source.programme.code, r.source.number, r.position, r.id),
+        )
         outgoing, incoming = [], []
         for row in rows:
             # A relation of the document to itself is both, as the two prefetches would have it.

@@ -52,9 +52,16 @@ def canonical_redirect(request, record, requested, url):
     return None
 
 
+# The models order these across documents (joining the document and its programme); within
+# one document the order is the same without the joins, which cost more than the rest of the
+# query to build.
+def endorsements(record):
+    return record.endorsements.select_related("organisation").order_by("organisation__name")
+
+
 def update_entries(record):
     """Update information as published: major entries, then minor ones."""
-    entries = list(record.update_entries.all())
+    entries = list(record.update_entries.order_by("position"))
     return {
         "major_entries": [e for e in entries if e.kind == ChangeKind.MAJOR],
         "minor_entries": [e for e in entries if e.kind == ChangeKind.MINOR],
@@ -77,15 +84,15 @@ def guidance_list(request):
 
 def overview_context(record):
     """What the overview page shows of a record (the admin's preview uses it too)."""
-    chapters = list(record.chapters.all())
+    chapters = list(record.chapters.order_by("position"))
     recommendations = next((c for c in chapters if c.is_recommendations), None)
     return {
         "guidance": record,
         "chapters": chapters,
         "recommendations": recommendations,
-        "blocks": list(recommendations.blocks.all()) if recommendations else [],
+        "blocks": list(recommendations.blocks.order_by("position")) if recommendations else [],
         "responsibility": responsibility_statement(record),
-        "endorsements": record.endorsements.select_related("organisation"),
+        "endorsements": endorsements(record),
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
     }
@@ -93,7 +100,7 @@ def overview_context(record):
 
 def chapter_context(record, slug):
     """What a chapter page shows of a record; Http404 for a slug it does not have."""
-    chapters = list(record.chapters.all())
+    chapters = list(record.chapters.order_by("position"))
     current = next((c for c in chapters if c.slug == slug.lower()), None)
     if current is None:
         raise Http404
@@ -102,17 +109,17 @@ def chapter_context(record, slug):
         "guidance": record,
         "chapters": chapters,
         "chapter": current,
-        "blocks": list(Block.objects.filter(chapter=current)),
+        "blocks": list(current.blocks.order_by("position")),
         "previous": chapters[index - 1] if index > 0 else None,
         "next": chapters[index + 1] if index + 1 < len(chapters) else None,
         "is_last": index + 1 == len(chapters),
-        "endorsements": record.endorsements.select_related("organisation"),
+        "endorsements": endorsements(record),
     }
 
 
 def whole_document_context(record):
     """Every chapter and block of a record, for one page to read or print."""
-    chapters = list(record.chapters.all())
+    chapters = list(record.chapters.order_by("position"))
     by_chapter = {chapter.pk: [] for chapter in chapters}
     for block in Block.objects.filter(guidance=record).order_by("chapter__position", "position"):
         by_chapter[block.chapter_id].append(block)
@@ -120,7 +127,7 @@ def whole_document_context(record):
         "guidance": record,
         "sections": [(chapter, by_chapter[chapter.pk]) for chapter in chapters],
         "responsibility": responsibility_statement(record),
-        "endorsements": record.endorsements.select_related("organisation"),
+        "endorsements": endorsements(record),
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
         **update_entries(record),
@@ -171,7 +178,9 @@ def history(request, reference):
         return response
     context = {
         "guidance": record,
-        "chapters": [] if record.status_enum.is_withdrawn else list(record.chapters.all()),
+        "chapters": []
+        if record.status_enum.is_withdrawn
+        else list(record.chapters.order_by("position")),
         "withdrawn": record.status != GuidanceStatus.PUBLISHED,
         **update_entries(record),
     }
