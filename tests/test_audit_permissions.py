@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from guidance.models import ChangeSet
@@ -46,6 +47,28 @@ def test_publishers_can_read_the_history_area_too(client):
     client.force_login(make_auditor("publisher", group="Publishers"))
     for url in urls:
         assert client.get(url).status_code == 200, url
+
+
+def test_the_permission_given_to_the_user_alone_or_being_superuser_is_enough(client):
+    urls = history_urls()
+    reader = make_user("reader")
+    reader.user_permissions.add(Permission.objects.get(codename="view_audit"))
+    client.force_login(reader)
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    client.force_login(make_user("root", is_superuser=True))
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_a_user_whose_role_is_taken_away_is_refused_at_once(client):
+    urls = history_urls()
+    auditor = make_auditor()
+    client.force_login(auditor)
+    assert client.get(urls[3]).status_code == 200
+    auditor.groups.clear()
+    for url in urls:
+        assert client.get(url).status_code == 403, url
 
 
 def test_the_history_area_is_read_only(client):
