@@ -345,7 +345,21 @@ class GuidanceQuerySet(TrackedQuerySet):
             reference = normalise_reference(reference)
         except MalformedReference:
             raise Guidance.DoesNotExist(f"{reference!r} is not a guidance reference.") from None
-        public = self.published().select_related("programme")
+        # Most documents have no relations and no endorsements: knowing it saves a query each.
+        public = (
+            self.published()
+            .select_related("programme")
+            .annotate(
+                has_relations=models.Exists(
+                    Relation.objects.filter(
+                        Q(source=models.OuterRef("pk")) | Q(target=models.OuterRef("pk"))
+                    )
+                ),
+                has_endorsements=models.Exists(
+                    Endorsement.objects.filter(guidance=models.OuterRef("pk"))
+                ),
+            )
+        )
         requested = public.get(reference=reference).with_public_relations()
         current = requested
         # Each hop costs a lookup; real chains are one or two long, and a cycle must end.
@@ -590,19 +604,21 @@ class Guidance(models.Model):
 
     def with_public_relations(self):
         """Load the relations for_public_page() prefetches, both ways in one query; return self."""
-        rows = (
-            Relation.objects.filter(
-                Q(source=self, target__status__in=PUBLIC_STATUSES)
-                | Q(target=self, source__status__in=PUBLIC_STATUSES)
+        rows = []
+        # resolve() says whether there are any, so that most pages skip the query.
+        if getattr(self, "has_relations", True):
+            rows = (
+                Relation.objects.filter(
+                    Q(source=self, target__status__in=PUBLIC_STATUSES)
+                    | Q(target=self, source__status__in=PUBLIC_STATUSES)
+                )
+                .select_related("source__programme", "target__programme")
+                .order_by()
             )
-            .select_related("source__programme", "target__programme")
-            .order_by()
-        )
-        # Relation's ordering, applied here: in SQL it joins each source's programme again.
-        rows = sorted(
-            rows,
-            key=lambda r: (r.source.programme.code, r.source.number, r.position, r.id),
-        )
+            # Relation's ordering, applied here: in SQL it joins each source's programme again.
+            rows = sorted(
+                rows, key=lambda r: (r.source.programme.code, r.source.number, r.position, r.id)
+            )
         outgoing, incoming = [], []
         for row in rows:
             # A relation of the document to itself is both, as the two prefetches would have it.

@@ -56,6 +56,8 @@ def canonical_redirect(request, record, requested, url):
 # one document the order is the same without the joins, which cost more than the rest of the
 # query to build.
 def endorsements(record):
+    if getattr(record, "has_endorsements", True) is False:
+        return []  # resolve() found none
     return record.endorsements.select_related("organisation").order_by("organisation__name")
 
 
