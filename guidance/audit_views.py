@@ -3,6 +3,7 @@
 import csv
 import functools
 import hashlib
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -12,12 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from . import audit, ledger, page_cache
 from .forms import AuditLogForm
 from .models import (
+    ChangeSet,
     Guidance,
     MalformedReference,
     RelationType,
@@ -192,6 +195,7 @@ def log(request, head):
     # No total count: counting a long history on every page view would cost more than the page.
     offset = (page_number - 1) * LOG_PER_PAGE
     rows = list(form.changes()[offset : offset + LOG_PER_PAGE + 1])
+    label_log_rows(rows[:LOG_PER_PAGE])
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -203,6 +207,22 @@ def log(request, head):
         "head": head,
     }
     return render(request, "audit/log.html", context)
+
+
+def label_log_rows(changes):
+    """Give each change its labels and link, worked out once per page rather than per cell."""
+    kinds = {value: str(label) for value, label in ChangeSet._meta.get_field("kind").flatchoices}
+    sources = {
+        value: str(label) for value, label in ChangeSet._meta.get_field("source").flatchoices
+    }
+    # One reverse() for the page: references are letters and digits, so only the name varies.
+    diff_url = reverse("audit:diff", args=["reference"]).replace("/reference/", "/{}/")
+    for change in changes:
+        change.kind_label = kinds.get(change.kind, change.kind)
+        change.source_label = sources.get(change.source, change.source)
+        if change.guidance is not None:
+            reference = quote(change.guidance.reference.lower())
+            change.diff_url = f"{diff_url.format(reference)}?change={change.id}"
 
 
 class Echo:
