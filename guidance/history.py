@@ -174,12 +174,15 @@ def bulk_create_with_history(objs, model, batch_size=500):
         )
 
 
-def bulk_update_with_history(objs, model, fields, batch_size=500):
-    """Update many rows and write their history rows, as part of the current change."""
+def bulk_update_with_history(objs, model, fields, batch_size=500, manager=None):
+    """Update many rows and write their history rows, as part of the current change.
+
+    manager, if given, is one of the model's managers whose bulk_update writes the rows.
+    """
     arguments = _bulk_history_arguments()
     with _bulk_write():
         return simple_history_utils.bulk_update_with_history(
-            objs, model, fields, batch_size=batch_size, **arguments
+            objs, model, fields, batch_size=batch_size, manager=manager, **arguments
         )
 
 

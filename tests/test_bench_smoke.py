@@ -1,6 +1,9 @@
 """The benchmark's data set, made small: shaped like real guidance, with real chained history."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 
 from bench.database import fingerprint
 from bench.generate import generate, history_row_count
@@ -64,6 +67,12 @@ def test_every_history_row_belongs_to_a_chained_change(data_set):
     assert {change.user.username for change in changes} >= {"system"}
     assert ChangeSet.objects.filter(user__username__startswith="editor").exists()
     assert ChangeSet.objects.filter(user__username__startswith="publisher").exists()
+
+
+def test_the_generated_history_verifies_against_the_live_rows(data_set):
+    output = io.StringIO()
+    call_command("verify_history", stdout=output)
+    assert "no problems found" in output.getvalue()
 
 
 def test_changes_are_spread_over_two_years_in_order(data_set):
