@@ -275,9 +275,10 @@ def main():
         )
     finally:
         store.drop_copy()
-    result["floors"] = report.floors(result["pages"], result["workflows"], generation, store.vendor)
     result["machine"]["load_at_end"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
     result["seconds"] = round(time.perf_counter() - started)
+    result["floors"] = report.floors(result["pages"], result["workflows"], generation, store.vendor)
+    result["floors"].append(report.whole_run(result))
     result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["notes"] = notes
     report.write(result, OUT / "report.md", OUT / "report.json")

@@ -115,6 +115,25 @@ def floors(summary, workflows, generation, vendor):
     return checks
 
 
+def whole_run(result):
+    """The floor on the whole run; a run that reused the data set adds its generation time."""
+    generation, seconds = result["data_set"], result["seconds"]
+    if generation.get("reused"):
+        first = seconds - result["copy_seconds"] + generation["seconds"]
+        measured = (
+            f"{seconds} s reusing the data set; about {first:.0f} s with generating it "
+            f"({generation['seconds']:.0f} s)"
+        )
+    else:
+        first = seconds
+        measured = f"{seconds} s, generating the data set in {generation['seconds']:.0f} s"
+    return {
+        "floor": "`make bench` from nothing, data set included: < 10 minutes",
+        "measured": measured,
+        "met": first < 600,
+    }
+
+
 def markdown(result):
     machine = result["machine"]
     generation = result["data_set"]
