@@ -104,10 +104,6 @@ def recording(*, user=None, reason, kind="", source=ChangeSet.Source.SYSTEM, gui
                 _current.reset(token)
 
 
-def current_change():
-    return _current.get()
-
-
 def set_change_guidance(guidance):
     """Name the document a change was about once it is known (an import learns it late)."""
     pending = _current.get()

@@ -295,9 +295,6 @@ class GuidanceQuerySet(TrackedQuerySet):
         """Records we hold text for, not stubs known only from a notice."""
         return self.filter(is_stub=False)
 
-    def by_reference(self, reference):
-        return self.filter(reference=normalise_reference(reference))
-
     def ever_published(self):
         """Those that are public now or were public in any recorded state."""
         was_public = Guidance.history.exclude(status=GuidanceStatus.DRAFT).values("id")
@@ -513,10 +510,6 @@ class Guidance(models.Model):
     @property
     def last_updated_display(self):
         return format_date(self.last_updated_on, self.last_updated_precision)
-
-    @property
-    def programme_long_name(self):
-        return self.programme.name
 
     def delete(self, *args, **kwargs):
         if self.was_ever_published():
@@ -830,10 +823,6 @@ class Block(models.Model):
     def __str__(self):
         label = self.number or self.title or self.get_kind_display()
         return f"{self.guidance.reference} {label}" if self.guidance_id else label
-
-    @property
-    def anchor(self):
-        return self.number
 
 
 class RecommendationManager(models.Manager.from_queryset(TrackedQuerySet)):
