@@ -3,8 +3,9 @@
 A cached page is stored under a key made from version tokens: one for the whole site, one
 for the document the page belongs to (or for the listings: search, feed, sitemap). A change
 deletes the tokens of the documents it wrote and of the documents related to them, so their
-next request renders afresh; every other page stays cached. A hit costs no SQL query, and
-no cache round trip either when this process served the page recently (see Tokens).
+next request renders afresh; every other page stays cached. PageCacheMiddleware answers a hit
+before the session, CSRF and sign-in middleware run; it costs no SQL query, and no cache
+round trip either when this process served the page recently (see Tokens).
 
 GUIDANCE_PAGE_CACHE = False in the settings turns the cache off (to measure rendering).
 """
@@ -26,7 +27,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
-from django.template.response import SimpleTemplateResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.http import http_date
@@ -178,7 +179,8 @@ def _page_key(request, token_names):
     # The date is part of the key: the 'Your responsibility' wording in force can change at
     # midnight without any edit. Django sets the process time zone to TIME_ZONE.
     parts = [datetime.date.today().isoformat(), *(versions[name] for name in token_names)]
-    parts.append(request.get_full_path())
+    # The feed and the sitemap carry absolute addresses, made from the scheme and host asked for.
+    parts += [request.scheme, request.get_host(), request.get_full_path()]
     return f"page:v3:{hashlib.sha256(':'.join(parts).encode()).hexdigest()}"
 
 
@@ -241,43 +243,82 @@ def _stored(response):
 
 
 def cached_page(view):
-    """Serve a public page from the cache, with ETag/Last-Modified and 304 answers."""
+    """Mark a public view whose pages PageCacheMiddleware keeps and serves."""
 
     @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        token_names = _token_names(kwargs)
-        if (
-            request.method not in ("GET", "HEAD")
-            or token_names is None
-            or not getattr(settings, "GUIDANCE_PAGE_CACHE", True)
-        ):
-            return view(request, *args, **kwargs)
-        key = _page_key(request, token_names)
+    def public_page(request, *args, **kwargs):
+        return view(request, *args, **kwargs)
+
+    public_page.cached_page = True
+    return public_page
+
+
+def _cacheable(response):
+    """Only what is the same for every reader is kept: no cookie set, none varied on."""
+    return (
+        response.status_code in CACHED_STATUSES
+        and not response.streaming
+        and not response.cookies
+        and "cookie" not in response.get("Vary", "").lower()
+    )
+
+
+def _served(request, page):
+    status, headers, content, last_modified = page
+    if status in REDIRECTS:
+        return REDIRECTS[status](headers["Location"], headers=headers)
+    response = HttpResponse(content, status=status, headers=headers)
+    conditional = "HTTP_IF_NONE_MATCH" in request.META or ("HTTP_IF_MODIFIED_SINCE" in request.META)
+    if status != 200 or not conditional:
+        return response
+    return get_conditional_response(
+        request, etag=headers["ETag"], last_modified=last_modified, response=response
+    )
+
+
+class PageCacheMiddleware:
+    """Serve the public pages (views marked with cached_page) from the cache.
+
+    It sits right after SecurityMiddleware and WhiteNoise: a hit skips the session, CSRF and
+    sign-in middleware and the view, none of which a public page depends on. A miss goes
+    through all of them, and the response is kept as they leave it, with the content security
+    policy and framing headers they added, so a hit answers with the same headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = self.page_key(request)
+        if key is None:
+            return self.get_response(request)
         page = recent_pages.get(key) or cache.get(key)
         if page is None:
-            response = view(request, *args, **kwargs)
-            if isinstance(response, SimpleTemplateResponse):
-                response.render()
-            if response.status_code not in CACHED_STATUSES or response.streaming:
+            response = self.get_response(request)
+            if not _cacheable(response):
                 return response
             page = _stored(response)
             cache.set(key, page, timeout=PAGE_TIMEOUT)
         recent_pages.put(key, page)
-        status, headers, content, last_modified = page
-        if status in REDIRECTS:
-            response = REDIRECTS[status](headers["Location"], headers=headers)
-        else:
-            response = HttpResponse(content, status=status, headers=headers)
-        conditional = "HTTP_IF_NONE_MATCH" in request.META or (
-            "HTTP_IF_MODIFIED_SINCE" in request.META
-        )
-        if status != 200 or not conditional:
-            return response
-        return get_conditional_response(
-            request, etag=headers["ETag"], last_modified=last_modified, response=response
-        )
+        return _served(request, page)
 
-    return wrapper
+    @staticmethod
+    def page_key(request):
+        """The cache key of the page asked for, or None when it is not a cached page."""
+        if request.method not in ("GET", "HEAD") or not getattr(
+            settings, "GUIDANCE_PAGE_CACHE", True
+        ):
+            return None
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        if not getattr(match.func, "cached_page", False):
+            return None
+        token_names = _token_names(match.kwargs)
+        if token_names is None:
+            return None
+        return _page_key(request, token_names)
 
 
 def shared_tables():

@@ -179,7 +179,7 @@ REDIS_FOR_TESTS = "redis://127.0.0.1:6379/9"
 def test_a_purge_in_one_process_reaches_the_token_copy_of_another(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.redis_cache.RedisCache",
             "LOCATION": REDIS_FOR_TESTS,
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         }
@@ -213,3 +213,37 @@ def test_a_process_keeps_recent_pages_within_its_memory_bound():
 
     assert list(pages.pages) == ["c", "e"]
     assert pages.bytes == 8
+
+
+def test_a_signed_in_reader_is_served_a_cached_page_without_any_query(
+    client, django_user_model, django_assert_num_queries
+):
+    make_document("HTG501")
+    client.force_login(django_user_model.objects.create_user("reader", password="x"))
+    first = client.get("/guidance/htg501/")
+    # The session and the user are not read: the page is the same for every reader.
+    with django_assert_num_queries(0):
+        response = client.get("/guidance/htg501/")
+    assert response.status_code == 200
+    assert response.content == first.content
+
+
+def test_a_cached_page_keeps_the_security_headers_of_the_first_answer(client):
+    make_document("HTG501")
+    first = client.get("/guidance/htg501/")
+    cached = client.get("/guidance/htg501/")
+
+    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        assert cached[header] == first[header]
+    assert "frame-ancestors 'none'" in cached["Content-Security-Policy"]
+    assert "Set-Cookie" not in cached
+
+
+def test_the_feed_cached_for_one_host_is_not_served_to_another(client):
+    make_document("HTG501")
+    assert "http://localhost/" in client.get("/guidance/changes.atom", HTTP_HOST="localhost").text
+
+    other = client.get("/guidance/changes.atom", HTTP_HOST="127.0.0.1")
+
+    assert "http://127.0.0.1/" in other.text
+    assert "http://localhost/" not in other.text
