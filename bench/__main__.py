@@ -250,7 +250,7 @@ def main():
             if problems:
                 raise SystemExit("Pages did not answer as expected:\n  " + "\n  ".join(problems))
             script = load.rotation_script(uncached, OUT, arguments.threads)
-            measured = measure(base, targets, cookie, script, arguments, redis_url)
+            measured = measure(base, targets, cookie, script, arguments, store.work_url, redis_url)
         result["load"] = {
             "rounds": arguments.rounds,
             "description": f"wrk -t{arguments.threads} -c{arguments.connections} "
@@ -289,7 +289,7 @@ def main():
     log(f"done in {result['seconds']} s")
 
 
-def measure(base, targets, cookie, script, arguments, redis_url):
+def measure(base, targets, cookie, script, arguments, database_url, redis_url):
     """A warm-up round of every scenario and ceiling, then interleaved measured rounds."""
     runs = {}
     for name, (key, _, authenticated) in SCENARIOS.items():
@@ -315,7 +315,7 @@ def measure(base, targets, cookie, script, arguments, redis_url):
         for name in order:
             if runs[name]["script"]:
                 # Every page of this round is rendered afresh.
-                redis.Redis.from_url(redis_url).flushdb()
+                task("forget-pages", database_url, redis_url)
             outcome = load.run_wrk(seconds=arguments.duration, **settings, **runs[name])
             measured[name].append(outcome)
             log(

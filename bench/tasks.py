@@ -5,6 +5,8 @@
     python -m bench.tasks prepare                                  pick URLs, sign in an auditor
     python -m bench.tasks workflows                                time import, bulk migration,
                                                                    verify_history
+    python -m bench.tasks forget-pages                             empty the page cache, and the
+                                                                   copies every server process keeps
 
 The database is the one DATABASE_URL names; each prints one JSON object on its last line.
 """
@@ -249,6 +251,20 @@ def time_verify_history():
     }
 
 
+def forget_pages(arguments):
+    """Empty the page cache as a change to every page would: the server's processes hear of it.
+
+    Emptying Redis alone would leave each process its recent pages under unchanged tokens.
+    """
+    from django.core.cache import cache  # noqa: PLC0415
+
+    from guidance.page_cache import SITE_TOKEN, tokens  # noqa: PLC0415
+
+    cache.clear()
+    tokens.purge([SITE_TOKEN])
+    return {"forgotten": True}
+
+
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.tasks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +273,7 @@ def main():
     build_parser.add_argument("--history-rows", type=int, default=1_000_000)
     commands.add_parser("migrate")
     commands.add_parser("prepare")
+    commands.add_parser("forget-pages")
     workflow_parser = commands.add_parser("workflows")
     workflow_parser.add_argument("--import-copies", type=int, default=100)
     workflow_parser.add_argument("--migrate", type=int, default=1000)
@@ -266,7 +283,13 @@ def main():
     import django  # noqa: PLC0415
 
     django.setup()
-    commands = {"build": build, "migrate": migrate, "prepare": prepare, "workflows": workflows}
+    commands = {
+        "build": build,
+        "migrate": migrate,
+        "prepare": prepare,
+        "workflows": workflows,
+        "forget-pages": forget_pages,
+    }
     result = commands[arguments.command](arguments)
     print(json.dumps(result, default=str))
 
