@@ -163,8 +163,7 @@ def main():
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
-    parser.add_argument("--worker-threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--import-copies", type=int, default=100)
     parser.add_argument("--migrate", type=int, default=1000)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
@@ -237,14 +236,12 @@ def main():
         with gunicorn(
             environment,
             workers=arguments.workers,
-            threads=arguments.worker_threads,
             log_path=server_log,
         ) as (base, command):
             result["server"] = {
                 "command": shlex.join(command[1:]),
-                "description": f"gunicorn, {arguments.workers} workers × "
-                f"{arguments.worker_threads} threads (gthread), DEBUG=0, WhiteNoise, "
-                f"page cache in Redis ({redis_url})",
+                "description": f"gunicorn -c config/gunicorn.py, {arguments.workers} sync "
+                f"workers, DEBUG=0, WhiteNoise, page cache in Redis ({redis_url})",
             }
             problems = check_and_capture(base, targets, cookie)
             if problems:

@@ -50,26 +50,19 @@ def collect_static(environment):
 
 
 @contextlib.contextmanager
-def gunicorn(environment, *, workers, threads, log_path):
-    """Start gunicorn on a free loopback port; stop it and every worker on the way out."""
+def gunicorn(environment, *, workers, log_path):
+    """Start gunicorn with production's settings on a free loopback port; stop it on the way out."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "gunicorn",
-        "config.wsgi:application",
+        "--config",
+        "config/gunicorn.py",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--keep-alive",
-        "5",
-        "--backlog",
-        "256",
         "--log-level",
         "warning",
     ]

@@ -27,7 +27,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_urlconf, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.http import http_date
@@ -188,10 +188,10 @@ def _token_names(kwargs):
     try:
         reference = normalise_reference(kwargs["reference"])
     except KeyError:
-        return [SITE_TOKEN, LISTINGS_TOKEN]
+        return (SITE_TOKEN, LISTINGS_TOKEN)
     except MalformedReference:
         return None
-    return [SITE_TOKEN, document_token(reference)]
+    return (SITE_TOKEN, document_token(reference))
 
 
 class RecentPages:
@@ -309,16 +309,22 @@ class PageCacheMiddleware:
             settings, "GUIDANCE_PAGE_CACHE", True
         ):
             return None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return None
-        if not getattr(match.func, "cached_page", False):
-            return None
-        token_names = _token_names(match.kwargs)
+        token_names = _page_tokens(get_urlconf() or settings.ROOT_URLCONF, request.path_info)
         if token_names is None:
             return None
         return _page_key(request, token_names)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _page_tokens(urlconf, path):
+    """The token names of the cached page at a path, or None: each path is resolved once."""
+    try:
+        match = resolve(path, urlconf)
+    except Resolver404:
+        return None
+    if not getattr(match.func, "cached_page", False):
+        return None
+    return _token_names(match.kwargs)
 
 
 def shared_tables():
