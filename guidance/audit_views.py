@@ -81,23 +81,25 @@ def auditors_only(view):
 def cached_until_next_change(view):
     """Serve a rendered history page again until the next change commits.
 
-    History is append-only, so a page is wholly determined by its address and the chain head
-    (sequence and digest): a new change moves the head, and the next request renders afresh.
-    Every reader with view_audit sees the same pages, and the permission check runs first.
-    The view is given the head it was keyed by, so a page that shows it reads it only once.
+    History is append-only, so a page is wholly determined by its address and the changes
+    recorded so far. Every committed change moves the history token of the page cache (see
+    page_cache.purge_changed_pages), so the next request renders afresh, and a hit asks the
+    database nothing beyond who the reader is. Every reader with view_audit sees the same
+    pages, and the permission check runs first. The view is given the chain head to show.
     """
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        head = ledger.chain_head()
         if not getattr(settings, "GUIDANCE_PAGE_CACHE", True):
-            return view(request, *args, head=head, **kwargs)
-        state = f"{head.sequence}:{head.digest}" if head else "empty"
+            return view(request, *args, head=ledger.chain_head(), **kwargs)
+        # The token is read before the page is rendered: a change committed meanwhile moves it,
+        # so a page is never kept under a token older than what it shows.
+        token = page_cache.tokens.get_many([page_cache.HISTORY_TOKEN])[page_cache.HISTORY_TOKEN]
         path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-        key = f"audit:v1:{state}:{path}"
+        key = f"audit:v2:{token}:{path}"
         page = page_cache.recent_pages.get(key) or cache.get(key)
         if page is None:
-            response = view(request, *args, head=head, **kwargs)
+            response = view(request, *args, head=ledger.chain_head(), **kwargs)
             if response.status_code != 200 or response.streaming:
                 return response
             # The shape of the public pages' cache entries, so both share one in-process store.

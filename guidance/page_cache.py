@@ -45,6 +45,8 @@ from .models import (
 
 SITE_TOKEN = "pages:site"
 LISTINGS_TOKEN = "pages:listings"
+# The history area's pages (audit_views): every change adds to what they show.
+HISTORY_TOKEN = "pages:history"
 REDIRECTS = {301: HttpResponsePermanentRedirect, 302: HttpResponseRedirect}
 CACHED_STATUSES = {200, *REDIRECTS}
 PAGE_TIMEOUT = 24 * 60 * 60
@@ -350,7 +352,7 @@ def references_to_purge(guidance_ids):
 
 @receiver(change_committed)
 def purge_changed_pages(sender, change_set, **kwargs):
-    names = [LISTINGS_TOKEN]
+    names = [LISTINGS_TOKEN, HISTORY_TOKEN]
     if shared_tables() & set(change_set.row_hashes):
         names.append(SITE_TOKEN)
     ids = guidance_ids_touched_by(change_set.id)
