@@ -286,6 +286,16 @@ def main():
     log(f"done in {result['seconds']} s")
 
 
+def settle():
+    """Let the server finish what the last round left queued before the next round starts.
+
+    wrk stops with up to one request per connection still waiting in the listen queue; the
+    workers serve them anyway, and without the pause the next round would be timed behind
+    them (32 uncached pages delayed the first requests of the next round by 100 ms and more).
+    """
+    time.sleep(1)
+
+
 def measure(base, targets, cookie, script, arguments, database_url, redis_url):
     """A warm-up round of every scenario and ceiling, then interleaved measured rounds."""
     runs = {}
@@ -305,6 +315,7 @@ def measure(base, targets, cookie, script, arguments, database_url, redis_url):
     log(f"warming up {len(names)} scenarios")
     for name in names:
         load.run_wrk(seconds=1, **settings, **runs[name])
+        settle()
     measured = {name: [] for name in names}
     for round_number in range(arguments.rounds):
         # Each round starts one scenario further on, so none is always first or last.
@@ -314,6 +325,7 @@ def measure(base, targets, cookie, script, arguments, database_url, redis_url):
                 # Every page of this round is rendered afresh.
                 task("forget-pages", database_url, redis_url)
             outcome = load.run_wrk(seconds=arguments.duration, **settings, **runs[name])
+            settle()
             measured[name].append(outcome)
             log(
                 f"round {round_number + 1} {name}: {outcome.requests_per_second:.0f} req/s, "
