@@ -45,6 +45,8 @@ class PendingChange:
         self.source = source
         self.guidance = guidance
         self.started_at = timezone.now()
+        # The history models this change wrote rows of: sealing reads only their tables.
+        self.history_models = set()
 
     def save(self):
         change_set = ChangeSet(
@@ -56,9 +58,9 @@ class PendingChange:
             source=self.source,
             guidance=self.guidance,
         )
-        ledger.seal(change_set)
-        if not change_set.row_hashes:
+        if not self.history_models:
             return None  # nothing was written: no change to record
+        ledger.seal(change_set, models=self.history_models)
         change_set.save(force_insert=True)
         transaction.on_commit(
             lambda: change_committed.send(sender=ChangeSet, change_set=change_set)
@@ -135,15 +137,17 @@ def stamp_history_row(sender, instance, history_instance, **kwargs):
             "wrap the write in guidance.history.recording(user=..., reason=...)."
         )
     history_instance.change_set_id = pending.id
+    pending.history_models.add(type(history_instance))
     history_instance.history_user = pending.user
     history_instance.history_change_reason = pending.reason
     history_instance.history_date = pending.started_at
 
 
-def _bulk_history_arguments():
+def _bulk_history_arguments(model):
     pending = _current.get()
     if pending is None:
         raise HistoryWithoutReason("A bulk write needs recording(user=..., reason=...).")
+    pending.history_models.add(model.history.model)
     return {
         "default_user": pending.user,
         "default_change_reason": pending.reason,
@@ -163,7 +167,7 @@ def _bulk_write():
 
 def bulk_create_with_history(objs, model, batch_size=500):
     """Insert many rows and their history rows, as part of the current change."""
-    arguments = _bulk_history_arguments()
+    arguments = _bulk_history_arguments(model)
     with _bulk_write():
         return simple_history_utils.bulk_create_with_history(
             objs, model, batch_size=batch_size, **arguments
@@ -175,23 +179,29 @@ def bulk_update_with_history(objs, model, fields, batch_size=500, manager=None):
 
     manager, if given, is one of the model's managers whose bulk_update writes the rows.
     """
-    arguments = _bulk_history_arguments()
+    arguments = _bulk_history_arguments(model)
     with _bulk_write():
         return simple_history_utils.bulk_update_with_history(
             objs, model, fields, batch_size=batch_size, manager=manager, **arguments
         )
 
 
-def guidance_ids_touched_by(change_set_id):
+def guidance_ids_touched_by(change_set):
     """Ids of every document whose record or parts a change wrote (relations: both ends)."""
     from .models import Guidance  # noqa: PLC0415
 
-    ids = set(Guidance.history.filter(change_set_id=change_set_id).values_list("id", flat=True))
+    written = set(change_set.row_hashes)  # the history tables the change has rows in
+    ids = set()
+    if Guidance.history.model._meta.db_table in written:
+        rows = Guidance.history.filter(change_set_id=change_set.id)
+        ids.update(rows.values_list("id", flat=True))
     for model in ledger.history_models():
+        if model._meta.db_table not in written:
+            continue
         for column in ("guidance_id", "source_id", "target_id"):
             if any(field.attname == column for field in model._meta.concrete_fields):
                 ids.update(
-                    model.objects.filter(change_set_id=change_set_id).values_list(column, flat=True)
+                    model.objects.filter(change_set_id=change_set.id).values_list(column, flat=True)
                 )
     ids.discard(None)
     return ids

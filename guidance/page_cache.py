@@ -78,6 +78,7 @@ class Tokens:
         self.generation = 0
         self.subscribed = False
         self.redis_url = None
+        self.publisher = None
 
     def get_many(self, names):
         self._start_listening_once()
@@ -102,7 +103,7 @@ class Tokens:
         cache.delete_many(names)
         self.forget(names)
         if self.redis_url:
-            redis.Redis.from_url(self.redis_url).publish(PURGE_CHANNEL, json.dumps(names))
+            self.publisher.publish(PURGE_CHANNEL, json.dumps(names))
 
     def forget(self, names=None):
         with self.lock:
@@ -122,6 +123,7 @@ class Tokens:
             backend = caches["default"]
             if isinstance(backend, RedisCache) and isinstance(backend._servers[0], str):
                 self.redis_url = backend._servers[0]
+                self.publisher = redis.Redis.from_url(self.redis_url)
                 threading.Thread(target=self._listen, name="page-purges", daemon=True).start()
 
     def _listen(self):
@@ -355,7 +357,7 @@ def purge_changed_pages(sender, change_set, **kwargs):
     names = [LISTINGS_TOKEN, HISTORY_TOKEN]
     if shared_tables() & set(change_set.row_hashes):
         names.append(SITE_TOKEN)
-    ids = guidance_ids_touched_by(change_set.id)
+    ids = guidance_ids_touched_by(change_set)
     if ids:
         names.extend(document_token(reference) for reference in references_to_purge(ids))
     tokens.purge(names)
