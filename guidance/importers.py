@@ -772,17 +772,19 @@ class DocumentWriter:
         obj.delete()
 
     def _guidance(self, reference, **values):
-        prefix, number = split_reference(reference)
         guidance = Guidance.objects.filter(reference=reference).first()
-        if guidance is None:
-            guidance = Guidance(
-                reference=reference,
-                programme=self.programmes[prefix],
-                number=number,
-                status=GuidanceStatus.PUBLISHED,
-                is_stub=True,
-            )
-        return self._save(guidance, "guidance", values)
+        return self._save(guidance or self._new_record(reference), "guidance", values)
+
+    def _new_record(self, reference):
+        """A reference not held yet: a stub record until its text is imported."""
+        prefix, number = split_reference(reference)
+        return Guidance(
+            reference=reference,
+            programme=self.programmes[prefix],
+            number=number,
+            status=GuidanceStatus.PUBLISHED,
+            is_stub=True,
+        )
 
     def write(self):
         parsed = self.parsed
@@ -812,7 +814,7 @@ class DocumentWriter:
         }
         guidance = Guidance.objects.filter(reference=parsed.reference).first()
         if guidance is None:
-            guidance = self._guidance(parsed.reference, **values)
+            guidance = self._save(self._new_record(parsed.reference), "guidance", values)
         set_change_guidance(guidance)
         self._chapters(guidance)
         self._updates(guidance)
@@ -907,9 +909,10 @@ class DocumentWriter:
         return {name: getattr(parsed, name) for name in fields}
 
     def _endorsements(self, guidance):
-        stored = {
-            e.organisation.name: e for e in guidance.endorsements.select_related("organisation")
-        }
+        stored = {}
+        if not self._is_new(guidance):
+            endorsements = guidance.endorsements.select_related("organisation")
+            stored = {e.organisation.name: e for e in endorsements}
         wanted = dict(self.parsed.endorsements)
         for name in sorted(set(stored) - set(wanted)):
             self._delete(stored.pop(name), "endorsement")
