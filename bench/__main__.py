@@ -160,7 +160,7 @@ def main():
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--history-rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk round")
+    parser.add_argument("--duration", type=int, default=4, help="seconds per wrk round")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -291,9 +291,10 @@ def settle():
 
     wrk stops with up to one request per connection still waiting in the listen queue; the
     workers serve them anyway, and without the pause the next round would be timed behind
-    them (32 uncached pages delayed the first requests of the next round by 100 ms and more).
+    them (32 uncached pages delayed the first requests of the next round by 100 ms and more);
+    they take a few hundredths of a second.
     """
-    time.sleep(1)
+    time.sleep(0.5)
 
 
 def measure(base, targets, cookie, script, arguments, database_url, redis_url):
