@@ -20,9 +20,11 @@ from simple_history.manager import HistoryDescriptor
 from simple_history.signals import pre_create_historical_record
 
 from . import ledger
-from .models import ChangeSet, bulk_write_permitted
+from .models import ChangeSet, Guidance, bulk_write_permitted
 
 SYSTEM_USERNAME = "system"
+# The columns by which a tracked row belongs to a document.
+GUIDANCE_COLUMNS = ("guidance_id", "source_id", "target_id")
 
 _current = contextvars.ContextVar("guidance_change_set", default=None)
 
@@ -47,6 +49,17 @@ class PendingChange:
         self.started_at = timezone.now()
         # The history models this change wrote rows of: sealing reads only their tables.
         self.history_models = set()
+        # The documents whose record or parts it wrote (relations: both ends), for the purge.
+        self.guidance_ids = set()
+
+    def note_written(self, history_model, objs):
+        self.history_models.add(history_model)
+        for obj in objs:
+            if obj._meta.concrete_model is Guidance:
+                self.guidance_ids.add(obj.pk)
+            for column in GUIDANCE_COLUMNS:
+                self.guidance_ids.add(getattr(obj, column, None))
+        self.guidance_ids.discard(None)
 
     def save(self):
         change_set = ChangeSet(
@@ -62,6 +75,7 @@ class PendingChange:
             return None  # nothing was written: no change to record
         ledger.seal(change_set, models=self.history_models)
         change_set.save(force_insert=True)
+        change_set.guidance_ids = frozenset(self.guidance_ids)
         transaction.on_commit(
             lambda: change_committed.send(sender=ChangeSet, change_set=change_set)
         )
@@ -137,17 +151,16 @@ def stamp_history_row(sender, instance, history_instance, **kwargs):
             "wrap the write in guidance.history.recording(user=..., reason=...)."
         )
     history_instance.change_set_id = pending.id
-    pending.history_models.add(type(history_instance))
+    pending.note_written(type(history_instance), [instance])
     history_instance.history_user = pending.user
     history_instance.history_change_reason = pending.reason
     history_instance.history_date = pending.started_at
 
 
-def _bulk_history_arguments(model):
+def _bulk_history_arguments():
     pending = _current.get()
     if pending is None:
         raise HistoryWithoutReason("A bulk write needs recording(user=..., reason=...).")
-    pending.history_models.add(model.history.model)
     return {
         "default_user": pending.user,
         "default_change_reason": pending.reason,
@@ -167,11 +180,14 @@ def _bulk_write():
 
 def bulk_create_with_history(objs, model, batch_size=500):
     """Insert many rows and their history rows, as part of the current change."""
-    arguments = _bulk_history_arguments(model)
+    arguments = _bulk_history_arguments()
+    objs = list(objs)
     with _bulk_write():
-        return simple_history_utils.bulk_create_with_history(
+        created = simple_history_utils.bulk_create_with_history(
             objs, model, batch_size=batch_size, **arguments
         )
+    _current.get().note_written(model.history.model, created)
+    return created
 
 
 def bulk_update_with_history(objs, model, fields, batch_size=500, manager=None):
@@ -179,32 +195,14 @@ def bulk_update_with_history(objs, model, fields, batch_size=500, manager=None):
 
     manager, if given, is one of the model's managers whose bulk_update writes the rows.
     """
-    arguments = _bulk_history_arguments(model)
+    arguments = _bulk_history_arguments()
+    objs = list(objs)
     with _bulk_write():
-        return simple_history_utils.bulk_update_with_history(
+        updated = simple_history_utils.bulk_update_with_history(
             objs, model, fields, batch_size=batch_size, manager=manager, **arguments
         )
-
-
-def guidance_ids_touched_by(change_set):
-    """Ids of every document whose record or parts a change wrote (relations: both ends)."""
-    from .models import Guidance  # noqa: PLC0415
-
-    written = set(change_set.row_hashes)  # the history tables the change has rows in
-    ids = set()
-    if Guidance.history.model._meta.db_table in written:
-        rows = Guidance.history.filter(change_set_id=change_set.id)
-        ids.update(rows.values_list("id", flat=True))
-    for model in ledger.history_models():
-        if model._meta.db_table not in written:
-            continue
-        for column in ("guidance_id", "source_id", "target_id"):
-            if any(field.attname == column for field in model._meta.concrete_fields):
-                ids.update(
-                    model.objects.filter(change_set_id=change_set.id).values_list(column, flat=True)
-                )
-    ids.discard(None)
-    return ids
+    _current.get().note_written(model.history.model, objs)
+    return updated
 
 
 class CachedHistoryDescriptor(HistoryDescriptor):

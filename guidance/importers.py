@@ -737,10 +737,10 @@ class _DryRun(Exception):
 class DocumentWriter:
     """Bring the stored record in line with a parsed document, touching only what differs."""
 
-    def __init__(self, parsed, result):
+    def __init__(self, parsed, result, programmes):
         self.parsed = parsed
         self.result = result
-        self.programmes = {p.code: p for p in Programme.objects.all()}
+        self.programmes = programmes
 
     def _save(self, obj, label, values=None):
         """Give obj these values and save it if it is new or any value differs; count it.
@@ -981,6 +981,7 @@ def import_guidance_text(text, *, path="<text>", user=None, dry_run=False, finde
     """Import one document's text in one audited transaction; return what changed."""
     result = ImportResult(path=str(path))
     try:
+        finder = finder or ReferenceFinder()
         parsed = parse_document(text, finder)
         result.reference = parsed.reference
         with transaction.atomic():
@@ -989,7 +990,7 @@ def import_guidance_text(text, *, path="<text>", user=None, dry_run=False, finde
                 reason=f"Imported from {Path(str(path)).name}",
                 source=ChangeSet.Source.IMPORT,
             ):
-                DocumentWriter(parsed, result).write()
+                DocumentWriter(parsed, result, finder.programmes).write()
             if dry_run:
                 raise _DryRun
     except _DryRun:

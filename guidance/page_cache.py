@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.http import http_date
 
-from .history import change_committed, guidance_ids_touched_by
+from .history import change_committed
 from .models import (
     Guidance,
     MalformedReference,
@@ -357,7 +357,7 @@ def purge_changed_pages(sender, change_set, **kwargs):
     names = [LISTINGS_TOKEN, HISTORY_TOKEN]
     if shared_tables() & set(change_set.row_hashes):
         names.append(SITE_TOKEN)
-    ids = guidance_ids_touched_by(change_set)
+    ids = change_set.guidance_ids
     if ids:
         names.extend(document_token(reference) for reference in references_to_purge(ids))
     tokens.purge(names)
