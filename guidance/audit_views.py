@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from . import audit, ledger, page_cache
 from .forms import AuditLogForm
 from .models import (
+    MAX_MIGRATION_HOPS,
     ChangeSet,
     Guidance,
     MalformedReference,
@@ -27,7 +28,6 @@ from .models import (
 )
 
 LOG_PER_PAGE = 50
-MAX_MIGRATION_HOPS = 5
 
 
 # Django's auth tables: the permission given to the user alone or through one of their groups.
@@ -85,13 +85,13 @@ def cached_until_next_change(view):
     recorded so far. Every committed change moves the history token of the page cache (see
     page_cache.purge_changed_pages), so the next request renders afresh, and a hit asks the
     database nothing beyond who the reader is. Every reader with view_audit sees the same
-    pages, and the permission check runs first. The view is given the chain head to show.
+    pages, and the permission check runs first.
     """
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         if not getattr(settings, "GUIDANCE_PAGE_CACHE", True):
-            return view(request, *args, head=ledger.chain_head(), **kwargs)
+            return view(request, *args, **kwargs)
         # The token is read before the page is rendered: a change committed meanwhile moves it,
         # so a page is never kept under a token older than what it shows.
         token = page_cache.tokens.get_many([page_cache.HISTORY_TOKEN])[page_cache.HISTORY_TOKEN]
@@ -99,7 +99,7 @@ def cached_until_next_change(view):
         key = f"audit:v2:{token}:{path}"
         page = page_cache.recent_pages.get(key) or cache.get(key)
         if page is None:
-            response = view(request, *args, head=ledger.chain_head(), **kwargs)
+            response = view(request, *args, **kwargs)
             if response.status_code != 200 or response.streaming:
                 return response
             # The shape of the public pages' cache entries, so both share one in-process store.
@@ -145,7 +145,7 @@ def index(request):
 
 @auditors_only
 @cached_until_next_change
-def timeline(request, reference, head):
+def timeline(request, reference):
     document = audited_document(reference)
     if document.reference.lower() != reference:
         return redirect("audit:timeline", document.reference.lower())
@@ -202,10 +202,10 @@ def diff(request, reference):
 
 @auditors_only
 @cached_until_next_change
-def log(request, head):
+def log(request):
     form = AuditLogForm(request.GET)
     if not form.is_valid():
-        context = {"form": form, "head": head}
+        context = {"form": form, "head": ledger.chain_head()}
         return render(request, "audit/log.html", context, status=400)
     try:
         page_number = max(1, int(request.GET.get("page", 1)))
@@ -223,7 +223,7 @@ def log(request, head):
         "page_number": page_number,
         "has_next": len(rows) > LOG_PER_PAGE,
         "query": query.urlencode(),
-        "head": head,
+        "head": ledger.chain_head(),
     }
     return render(request, "audit/log.html", context)
 

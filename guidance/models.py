@@ -312,27 +312,6 @@ class GuidanceQuerySet(TrackedQuerySet):
             )
         return super().delete()
 
-    def for_public_page(self):
-        """Public records with what every public page shows: programme and relations."""
-        return (
-            self.published()
-            .select_related("programme")
-            .prefetch_related(
-                models.Prefetch(
-                    "relations",
-                    queryset=Relation.objects.filter(
-                        target__status__in=PUBLIC_STATUSES
-                    ).select_related("target__programme"),
-                ),
-                models.Prefetch(
-                    "inverse_relations",
-                    queryset=Relation.objects.filter(
-                        source__status__in=PUBLIC_STATUSES
-                    ).select_related("source__programme"),
-                ),
-            )
-        )
-
     def resolve(self, reference):
         """Return (current, requested): the public record at a reference, and the document it
         now lives in once migrations are followed. Unknown, malformed or non-public references
@@ -596,7 +575,10 @@ class Guidance(models.Model):
         return f"NICE {name} {self.number}"
 
     def with_public_relations(self):
-        """Load the relations for_public_page() prefetches, both ways in one query; return self."""
+        """Load the public relations of this record, both ways in one query; return self.
+
+        Only relations whose other end is public are kept, as the public pages show them.
+        """
         rows = []
         # resolve() says whether there are any, so that most pages skip the query.
         if getattr(self, "has_relations", True):
@@ -629,7 +611,7 @@ class Guidance(models.Model):
             cache[name] = queryset
         return self
 
-    # The relation helpers read the relations prefetched by GuidanceQuerySet.for_public_page().
+    # The relation helpers read the relations with_public_relations() loaded, if it ran.
     def _outgoing(self, *types):
         return [relation for relation in self.relations.all() if relation.type in types]
 
