@@ -137,6 +137,7 @@ def whole_run(result):
 def markdown(result):
     machine = result["machine"]
     generation = result["data_set"]
+    targets = result.get("targets", {})
     lines = [
         "# Benchmark report",
         "",
@@ -167,7 +168,12 @@ def markdown(result):
         "## Pages",
         "",
         f"Medians of {result['load']['rounds']} interleaved rounds; ratio = median of the "
-        "per-round ratios of requests per second to the ceiling measured in the same round.",
+        "per-round ratios of requests per second to the ceiling measured in the same round. "
+        "Each ceiling serves a page of the size of the pages it is compared with: "
+        f"{targets.get('overview_bytes', 0):,} bytes for the overview, "
+        f"{targets.get('chapter_bytes', 0):,} for the chapter, and "
+        f"{targets.get('uncached_mean_bytes', 0):,} (the mean of a sample) for the uncached "
+        "round, which requests every document in turn.",
         "",
         "| scenario | req/s | p50 ms | p99 ms | errors | non-2xx/3xx | ceiling | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
