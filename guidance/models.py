@@ -590,10 +590,15 @@ class Guidance(models.Model):
                 .select_related("source__programme", "target__programme")
                 .order_by()
             )
-            # Relation's ordering, applied here: in SQL it joins each source's programme again.
-            rows = sorted(
-                rows, key=lambda r: (r.source.programme.code, r.source.number, r.position, r.id)
-            )
+        self.keep_public_relations(rows)
+        return self
+
+    def keep_public_relations(self, rows):
+        """Hold relations loaded elsewhere (each with its source and target) as this record's."""
+        # Relation's ordering, applied here: in SQL it joins each source's programme again.
+        rows = sorted(
+            rows, key=lambda r: (r.source.programme.code, r.source.number, r.position, r.id)
+        )
         outgoing, incoming = [], []
         for row in rows:
             # A relation of the document to itself is both, as the two prefetches would have it.
@@ -609,7 +614,6 @@ class Guidance(models.Model):
             queryset._result_cache = found
             queryset._prefetch_done = True
             cache[name] = queryset
-        return self
 
     # The relation helpers read the relations with_public_relations() loaded, if it ran.
     def _outgoing(self, *types):

@@ -14,6 +14,7 @@ from .models import (
     GuidanceStatus,
     RelationType,
 )
+from .overview_loader import load_overview
 from .page_cache import cached_page, responsibility_statement
 
 RESULTS_PER_PAGE = 20
@@ -88,13 +89,18 @@ def overview_context(record):
     """What the overview page shows of a record (the admin's preview uses it too)."""
     chapters = list(record.chapters.order_by("position"))
     recommendations = next((c for c in chapters if c.is_recommendations), None)
+    blocks = list(recommendations.blocks.order_by("position")) if recommendations else []
+    return overview_page(record, chapters, recommendations, blocks, endorsements(record))
+
+
+def overview_page(record, chapters, recommendations, blocks, endorsements):
     return {
         "guidance": record,
         "chapters": chapters,
         "recommendations": recommendations,
-        "blocks": list(recommendations.blocks.order_by("position")) if recommendations else [],
+        "blocks": blocks,
         "responsibility": responsibility_statement(record),
-        "endorsements": endorsements(record),
+        "endorsements": endorsements,
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
     }
@@ -140,6 +146,11 @@ def whole_document_context(record):
 @require_safe
 @cached_page
 def overview(request, reference):
+    if loaded := load_overview(reference.upper()):
+        record = loaded[0]
+        if request.path != record.get_absolute_url():
+            return redirect(record, permanent=True)
+        return render(request, "guidance/overview.html", overview_page(*loaded))
     record, requested = public_record(reference)
     if response := canonical_redirect(request, record, requested, record.get_absolute_url()):
         return response

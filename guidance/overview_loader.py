@@ -1,0 +1,163 @@
+"""An overview page's records in one PostgreSQL query, for pages the cache does not hold.
+
+Through the ORM, the overview of a document costs three to five queries, and building each
+query costs Django more than PostgreSQL takes to answer it. Here one statement returns the
+document, its programme and, as JSON, its public relations, chapters, recommendations and
+endorsements; they are made into the same model instances the ORM would give, so that the
+template is the one the ORM path renders, and tests/test_overview_loader.py checks that both
+render the same page for every kind of document.
+
+Other databases, and references that were migrated (the view follows them to where they now
+live), take the ORM path.
+"""
+
+import datetime
+import functools
+
+import psycopg
+from django.db import connection
+from django.db.models import DateField
+
+from .models import (
+    Block,
+    Chapter,
+    Endorsement,
+    Guidance,
+    GuidanceStatus,
+    Organisation,
+    Programme,
+    Relation,
+)
+
+RECOMMENDATIONS_TITLES = ["recommendations", "guidance", "the recommendations"]
+
+
+def _row(model, alias):
+    """A row of a model as a JSON object of all its columns, named as the model's fields."""
+    fields = model._meta.concrete_fields
+    return (
+        "json_build_object(" + ", ".join(f"'{f.attname}', {alias}.{f.column}" for f in fields) + ")"
+    )
+
+
+OVERVIEW_SQL = f"""
+WITH recommendations AS (
+  SELECT c.id FROM guidance_chapter c JOIN guidance_guidance g ON g.id = c.guidance_id
+   WHERE g.reference = %(reference)s AND lower(btrim(c.title)) = ANY(%(titles)s)
+   ORDER BY c.position LIMIT 1
+)
+SELECT {_row(Guidance, "g")}, {_row(Programme, "p")},
+  (SELECT json_agg(json_build_array({_row(Relation, "r")}, {_row(Guidance, "o")},
+                                    {_row(Programme, "op")}))
+     FROM guidance_relation r
+     JOIN guidance_guidance o
+       ON o.id = CASE WHEN r.source_id = g.id THEN r.target_id ELSE r.source_id END
+     JOIN guidance_programme op ON op.id = o.programme_id
+    WHERE (r.source_id = g.id OR r.target_id = g.id) AND o.status <> %(draft)s),
+  (SELECT json_agg({_row(Chapter, "c")} ORDER BY c.position)
+     FROM guidance_chapter c WHERE c.guidance_id = g.id),
+  (SELECT id FROM recommendations),
+  (SELECT json_agg({_row(Block, "b")} ORDER BY b.position)
+     FROM guidance_block b WHERE b.chapter_id = (SELECT id FROM recommendations)),
+  (SELECT json_agg(json_build_array({_row(Endorsement, "e")}, {_row(Organisation, "o")})
+                   ORDER BY o.name)
+     FROM guidance_endorsement e JOIN guidance_organisation o ON o.id = e.organisation_id
+    WHERE e.guidance_id = g.id)
+FROM guidance_guidance g JOIN guidance_programme p ON p.id = g.programme_id
+WHERE g.reference = %(reference)s AND g.status <> %(draft)s
+"""
+
+
+@functools.cache
+def _fields(model):
+    """(attname, whether it is a date) of each column, in the order Model(*values) takes."""
+    return [(f.attname, isinstance(f, DateField)) for f in model._meta.concrete_fields]
+
+
+def _instance(model, values):
+    """The instance the ORM would load from a JSON row: JSON has no dates, only ISO strings."""
+    return model.from_db(
+        connection.alias,
+        None,
+        [
+            datetime.date.fromisoformat(values[name])
+            if is_date and values[name] is not None
+            else values[name]
+            for name, is_date in _fields(model)
+        ],
+    )
+
+
+def _guidance(values, programme_values):
+    guidance = _instance(Guidance, values)
+    guidance.programme = _instance(Programme, programme_values)
+    return guidance
+
+
+def _prepared_statement_cursor():
+    """A cursor that binds parameters on the server, so that psycopg prepares the statement
+    (see prepare_threshold in config/settings.py): planning this statement takes PostgreSQL
+    longer than running it. Django's own cursors bind on the client, which cannot prepare.
+    """
+    connection.ensure_connection()
+    # What connection.cursor() does with the cursor it makes: query logging, error wrapping.
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
+def load_overview(reference):
+    """What the overview of the public document at a normalised reference shows, as
+    (record, chapters, recommendations chapter, its blocks, endorsements); or None where the
+    ORM path must answer (see the module's doc).
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with _prepared_statement_cursor() as cursor:
+        cursor.execute(
+            OVERVIEW_SQL,
+            {
+                "reference": reference,
+                "draft": GuidanceStatus.DRAFT.value,
+                "titles": RECOMMENDATIONS_TITLES,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (
+        record_values,
+        programme_values,
+        relations,
+        chapters,
+        recommendations_id,
+        blocks,
+        endorsements,
+    ) = row
+    record = _guidance(record_values, programme_values)
+
+    loaded = []
+    for relation_values, other_values, other_programme_values in relations or ():
+        other = _guidance(other_values, other_programme_values)
+        relation = _instance(Relation, relation_values)
+        relation.source = record if relation.source_id == record.id else other
+        relation.target = record if relation.target_id == record.id else other
+        loaded.append(relation)
+    record.keep_public_relations(loaded)
+    if record.migration is not None:
+        return None  # the view redirects to where it now lives
+
+    chapters = [_instance(Chapter, values) for values in chapters or ()]
+    for chapter in chapters:
+        chapter.guidance = record
+    recommendations = next((c for c in chapters if c.is_recommendations), None)
+    if recommendations is None:
+        blocks = []
+    elif recommendations.id == recommendations_id:
+        blocks = [_instance(Block, values) for values in blocks or ()]
+    else:  # a title that only Python's wider idea of white space makes 'Recommendations'
+        blocks = list(recommendations.blocks.order_by("position"))
+    loaded_endorsements = []
+    for endorsement_values, organisation_values in endorsements or ():
+        endorsement = _instance(Endorsement, endorsement_values)
+        endorsement.organisation = _instance(Organisation, organisation_values)
+        loaded_endorsements.append(endorsement)
+    return record, chapters, recommendations, blocks, loaded_endorsements
