@@ -5,15 +5,18 @@ ChangeSet (one admin save, one workflow run, one import) that says who and why.
 """
 
 import contextvars
+import functools
 import re
 import uuid
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import models
 from django.db.models import ProtectedError, Q
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -63,6 +66,29 @@ class DatePrecision(models.TextChoices):
         if self == DatePrecision.MONTH:
             return f"{value:%B %Y}"
         return f"{value:%Y}"
+
+
+URL_ARGUMENT = "~argument~"
+
+
+@functools.lru_cache(maxsize=64)
+def _url_parts(name, arity, script_prefix, urlconf):
+    parts = reverse(name, urlconf=urlconf, args=[URL_ARGUMENT] * arity).split(URL_ARGUMENT)
+    return parts if len(parts) == arity + 1 else None
+
+
+def page_url(name, *args):
+    """reverse(name, args=args) for the public pages of a document, which a page links to by
+    the dozen: each URL pattern is reversed once, and the arguments are put in its place.
+    """
+    parts = _url_parts(name, len(args), get_script_prefix(), get_urlconf())
+    if parts is None:
+        return reverse(name, args=args)
+    url = [parts[0]]
+    for argument, part in zip(args, parts[1:], strict=True):
+        # As reverse() quotes them; a reference or a slug has nothing to quote.
+        url += [quote(str(argument), safe=RFC3986_SUBDELIMS + "/~:@"), part]
+    return "".join(url)
 
 
 def format_date(value, precision):
@@ -473,10 +499,13 @@ class Guidance(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("guidance:overview", args=[self.reference.lower()])
+        return page_url("guidance:overview", self.reference.lower())
 
     def get_history_url(self):
-        return reverse("guidance:history", args=[self.reference.lower()])
+        return page_url("guidance:history", self.reference.lower())
+
+    def get_whole_url(self):
+        return page_url("guidance:whole", self.reference.lower())
 
     @property
     def status_enum(self):
@@ -698,7 +727,7 @@ class Chapter(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("guidance:chapter", args=[self.guidance.reference.lower(), self.slug])
+        return page_url("guidance:chapter", self.guidance.reference.lower(), self.slug)
 
     @property
     def heading(self):

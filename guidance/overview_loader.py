@@ -15,7 +15,7 @@ import datetime
 import functools
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import DateField
 
 from .models import (
@@ -77,7 +77,7 @@ def _fields(model):
 def _instance(model, values):
     """The instance the ORM would load from a JSON row: JSON has no dates, only ISO strings."""
     return model.from_db(
-        connection.alias,
+        DEFAULT_DB_ALIAS,  # the database `connection` is
         None,
         [
             datetime.date.fromisoformat(values[name])
@@ -99,9 +99,12 @@ def _prepared_statement_cursor():
     (see prepare_threshold in config/settings.py): planning this statement takes PostgreSQL
     longer than running it. Django's own cursors bind on the client, which cannot prepare.
     """
+    # What connection.cursor() does around the cursor it makes: the health check of a reused
+    # connection, error wrapping, query logging.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    # What connection.cursor() does with the cursor it makes: query logging, error wrapping.
-    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
 
 
 def load_overview(reference):

@@ -3,7 +3,6 @@
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from .forms import SearchForm
@@ -176,7 +175,7 @@ def whole_document(request, reference):
     record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
         return redirect(record)
-    url = reverse("guidance:whole", args=[record.reference.lower()])
+    url = record.get_whole_url()
     if response := canonical_redirect(request, record, requested, url):
         return response
     return render(request, "guidance/whole.html", whole_document_context(record))

@@ -1,4 +1,5 @@
-"""The one-query overview (PostgreSQL) renders exactly the page the ORM path renders."""
+"""The fast paths of an uncached overview give exactly what the plain ones give: the one-query
+loader (PostgreSQL) the same page as the ORM, page_url() the same URLs as reverse()."""
 
 import datetime
 import io
@@ -8,9 +9,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.template.loader import render_to_string
 from django.test import RequestFactory
+from django.urls import reverse, set_script_prefix
 
 from guidance.history import recording
-from guidance.models import Block, Guidance, GuidanceStatus, RelationType
+from guidance.models import Block, Guidance, GuidanceStatus, RelationType, page_url
 from guidance.overview_loader import load_overview
 from guidance.views import overview_context, overview_page, public_record
 from tests.factories import (
@@ -21,14 +23,12 @@ from tests.factories import (
     make_relation,
 )
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the one-query overview uses PostgreSQL's JSON functions; "
-        "other databases take the ORM path, which the other page tests cover",
-    ),
-]
+pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the one-query overview uses PostgreSQL's JSON functions; "
+    "other databases take the ORM path, which the other page tests cover",
+)
 
 
 @pytest.fixture
@@ -78,6 +78,7 @@ def rendered(context):
     return render_to_string("guidance/overview.html", context, request=request)
 
 
+@postgresql_only
 def test_every_public_document_renders_the_same_page_through_either_path(
     every_kind_of_document,
 ):
@@ -95,14 +96,35 @@ def test_every_public_document_renders_the_same_page_through_either_path(
     assert compared >= 12
 
 
+@postgresql_only
 def test_drafts_and_unknown_references_are_left_to_the_orm_path(every_kind_of_document):
     assert load_overview("IPG9105") is None
     assert load_overview("IPG999999") is None
 
 
+@postgresql_only
 def test_the_overview_is_one_query(client, every_kind_of_document, django_assert_num_queries):
     client.get("/guidance/ipg9104/")  # reads the programme's 'Your responsibility', kept after
     with django_assert_num_queries(1):
         response = client.get("/guidance/ipg9101/")
     assert response.status_code == 200
     assert "should be read in conjunction with" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "name, arguments",
+    [
+        ("guidance:overview", ["htg501"]),
+        ("guidance:chapter", ["htg501", "1-recommendations"]),
+        ("guidance:history", ["ipg640"]),
+        ("guidance:whole", ["ng12"]),
+    ],
+)
+@pytest.mark.parametrize("script_prefix", ["/", "/registry/", "/~argument~/"])
+def test_page_urls_are_what_reverse_gives(name, arguments, script_prefix):
+    set_script_prefix(script_prefix)
+    try:
+        assert page_url(name, *arguments) == reverse(name, args=arguments)
+        assert page_url(name, *arguments).startswith(script_prefix)
+    finally:
+        set_script_prefix("/")

@@ -24,8 +24,10 @@ def _link(text, url):
 def inline(value):
     """Escape text, turning [text](url) into a link when the url is http(s) or relative."""
     value = str(value or "")
-    # Slices of a string are plain strings, so this is what escape() does, without its check
-    # for lazy arguments: this runs for every paragraph and bullet of a page.
+    # html.escape() is what escape() does, without its check for lazy arguments: this runs for
+    # every paragraph and bullet of a page, and most have no link.
+    if "](" not in value:
+        return mark_safe(html.escape(value))  # noqa: S308 - escaped
     parts = []
     position = 0
     for match in LINK.finditer(value):
@@ -45,7 +47,7 @@ def paragraphs(value):
 @register.filter
 def anchor(number):
     """A valid, linkable id for a numbered paragraph: '2.4' stays '2.4'."""
-    return re.sub(r"\s+", "-", str(number).strip())
+    return "-".join(str(number).split())
 
 
 def _paragraphs_html(text):
@@ -69,8 +71,8 @@ def _block_html(block):
         )
     if block.number:
         kind = " numbered-paragraph--recommendation" if block.kind == "recommendation" else ""
-        number = conditional_escape(block.number)
-        number_anchor = conditional_escape(anchor(block.number))
+        number = html.escape(block.number)
+        number_anchor = html.escape(anchor(block.number))
         return (
             f'\n<div class="numbered-paragraph{kind}" id="{number_anchor}">\n'
             f'  <a class="numbered-paragraph__number" href="#{number_anchor}">{number}</a>\n'
