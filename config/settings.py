@@ -61,7 +61,7 @@ def env_database(name, default):
             "init_command": "PRAGMA journal_mode=WAL;",
         }
     else:
-        # Statements bound on the server (only guidance.overview_loader's) are prepared from
+        # Statements bound on the server (only guidance.page_loader's) are prepared from
         # their second run; Django's own cursors bind on the client and are never prepared.
         config["OPTIONS"] = {"prepare_threshold": 1}
     return config

@@ -13,8 +13,8 @@ from .models import (
     GuidanceStatus,
     RelationType,
 )
-from .overview_loader import load_overview
 from .page_cache import cached_page, responsibility_statement
+from .page_loader import load_document
 
 RESULTS_PER_PAGE = 20
 
@@ -111,16 +111,21 @@ def chapter_context(record, slug):
     current = next((c for c in chapters if c.slug == slug.lower()), None)
     if current is None:
         raise Http404
+    blocks = list(current.blocks.order_by("position"))
+    return chapter_page(record, chapters, current, blocks, endorsements(record))
+
+
+def chapter_page(record, chapters, current, blocks, endorsements):
     index = chapters.index(current)
     return {
         "guidance": record,
         "chapters": chapters,
         "chapter": current,
-        "blocks": list(current.blocks.order_by("position")),
+        "blocks": blocks,
         "previous": chapters[index - 1] if index > 0 else None,
         "next": chapters[index + 1] if index + 1 < len(chapters) else None,
         "is_last": index + 1 == len(chapters),
-        "endorsements": endorsements(record),
+        "endorsements": endorsements,
     }
 
 
@@ -145,7 +150,8 @@ def whole_document_context(record):
 @require_safe
 @cached_page
 def overview(request, reference):
-    if loaded := load_overview(reference.upper()):
+    # The stored form of a reference; written otherwise (IPG0640), the ORM path normalises it.
+    if loaded := load_document(reference.upper()):
         record = loaded[0]
         if request.path != record.get_absolute_url():
             return redirect(record, permanent=True)
@@ -159,6 +165,16 @@ def overview(request, reference):
 @require_safe
 @cached_page
 def chapter(request, reference, slug):
+    if loaded := load_document(reference.upper(), slug.lower()):
+        record, chapters, current, blocks, endorsements = loaded
+        if record.status_enum.is_withdrawn or record.is_stub:
+            return redirect(record)
+        if current is None:
+            raise Http404
+        if request.path != current.get_absolute_url():
+            return redirect(current.get_absolute_url(), permanent=True)
+        context = chapter_page(record, chapters, current, blocks, endorsements)
+        return render(request, "guidance/chapter.html", context)
     record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
         return redirect(record)

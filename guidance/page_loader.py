@@ -1,11 +1,13 @@
-"""An overview page's records in one PostgreSQL query, for pages the cache does not hold.
+"""What an overview or a chapter page shows, in one PostgreSQL query, for pages the cache does
+not hold.
 
-Through the ORM, the overview of a document costs three to five queries, and building each
-query costs Django more than PostgreSQL takes to answer it. Here one statement returns the
-document, its programme and, as JSON, its public relations, chapters, recommendations and
-endorsements; they are made into the same model instances the ORM would give, so that the
-template is the one the ORM path renders, and tests/test_overview_loader.py checks that both
-render the same page for every kind of document.
+Through the ORM, such a page costs three to five queries, and building each query costs Django
+more than PostgreSQL takes to answer it. Here one statement returns the document, its
+programme and, as JSON, its public relations, its chapters, the blocks of the chapter the page
+shows (the overview shows the recommendations) and its endorsements; they are made into the
+model instances the ORM would give, so that the templates are the ones the ORM path renders,
+and tests/test_page_loader.py checks that both render the same pages for every kind of
+document.
 
 Other databases, and references that were migrated (the view follows them to where they now
 live), take the ORM path.
@@ -40,10 +42,12 @@ def _row(model, alias):
     )
 
 
-OVERVIEW_SQL = f"""
-WITH recommendations AS (
+def _document_sql(shown_chapter):
+    """The statement for a page that shows the blocks of the chapter matching a condition."""
+    return f"""
+WITH shown AS (
   SELECT c.id FROM guidance_chapter c JOIN guidance_guidance g ON g.id = c.guidance_id
-   WHERE g.reference = %(reference)s AND lower(btrim(c.title)) = ANY(%(titles)s)
+   WHERE g.reference = %(reference)s AND {shown_chapter}
    ORDER BY c.position LIMIT 1
 )
 SELECT {_row(Guidance, "g")}, {_row(Programme, "p")},
@@ -56,9 +60,9 @@ SELECT {_row(Guidance, "g")}, {_row(Programme, "p")},
     WHERE (r.source_id = g.id OR r.target_id = g.id) AND o.status <> %(draft)s),
   (SELECT json_agg({_row(Chapter, "c")} ORDER BY c.position)
      FROM guidance_chapter c WHERE c.guidance_id = g.id),
-  (SELECT id FROM recommendations),
+  (SELECT id FROM shown),
   (SELECT json_agg({_row(Block, "b")} ORDER BY b.position)
-     FROM guidance_block b WHERE b.chapter_id = (SELECT id FROM recommendations)),
+     FROM guidance_block b WHERE b.chapter_id = (SELECT id FROM shown)),
   (SELECT json_agg(json_build_array({_row(Endorsement, "e")}, {_row(Organisation, "o")})
                    ORDER BY o.name)
      FROM guidance_endorsement e JOIN guidance_organisation o ON o.id = e.organisation_id
@@ -66,6 +70,10 @@ SELECT {_row(Guidance, "g")}, {_row(Programme, "p")},
 FROM guidance_guidance g JOIN guidance_programme p ON p.id = g.programme_id
 WHERE g.reference = %(reference)s AND g.status <> %(draft)s
 """
+
+
+OVERVIEW_SQL = _document_sql("lower(btrim(c.title)) = ANY(%(titles)s)")
+CHAPTER_SQL = _document_sql("c.slug = %(slug)s")
 
 
 @functools.cache
@@ -107,34 +115,24 @@ def _prepared_statement_cursor():
         return connection._prepare_cursor(psycopg.Cursor(connection.connection))
 
 
-def load_overview(reference):
-    """What the overview of the public document at a normalised reference shows, as
-    (record, chapters, recommendations chapter, its blocks, endorsements); or None where the
-    ORM path must answer (see the module's doc).
+def load_document(reference, chapter_slug=None):
+    """What the overview of the public document at a normalised reference shows, or with a
+    chapter_slug what that chapter's page shows: (record, chapters, the chapter shown or None,
+    its blocks, endorsements). None where the ORM path must answer (see the module's doc).
     """
     if connection.vendor != "postgresql":
         return None
+    parameters = {"reference": reference, "draft": GuidanceStatus.DRAFT.value}
+    if chapter_slug is None:
+        sql, parameters["titles"] = OVERVIEW_SQL, RECOMMENDATIONS_TITLES
+    else:
+        sql, parameters["slug"] = CHAPTER_SQL, chapter_slug
     with _prepared_statement_cursor() as cursor:
-        cursor.execute(
-            OVERVIEW_SQL,
-            {
-                "reference": reference,
-                "draft": GuidanceStatus.DRAFT.value,
-                "titles": RECOMMENDATIONS_TITLES,
-            },
-        )
+        cursor.execute(sql, parameters)
         row = cursor.fetchone()
     if row is None:
         return None
-    (
-        record_values,
-        programme_values,
-        relations,
-        chapters,
-        recommendations_id,
-        blocks,
-        endorsements,
-    ) = row
+    record_values, programme_values, relations, chapters, shown_id, blocks, endorsements = row
     record = _guidance(record_values, programme_values)
 
     loaded = []
@@ -151,16 +149,19 @@ def load_overview(reference):
     chapters = [_instance(Chapter, values) for values in chapters or ()]
     for chapter in chapters:
         chapter.guidance = record
-    recommendations = next((c for c in chapters if c.is_recommendations), None)
-    if recommendations is None:
+    if chapter_slug is None:
+        shown = next((c for c in chapters if c.is_recommendations), None)
+    else:
+        shown = next((c for c in chapters if c.slug == chapter_slug), None)
+    if shown is None:
         blocks = []
-    elif recommendations.id == recommendations_id:
+    elif shown.id == shown_id:
         blocks = [_instance(Block, values) for values in blocks or ()]
     else:  # a title that only Python's wider idea of white space makes 'Recommendations'
-        blocks = list(recommendations.blocks.order_by("position"))
+        blocks = list(shown.blocks.order_by("position"))
     loaded_endorsements = []
     for endorsement_values, organisation_values in endorsements or ():
         endorsement = _instance(Endorsement, endorsement_values)
         endorsement.organisation = _instance(Organisation, organisation_values)
         loaded_endorsements.append(endorsement)
-    return record, chapters, recommendations, blocks, loaded_endorsements
+    return record, chapters, shown, blocks, loaded_endorsements

@@ -1,5 +1,5 @@
-"""The fast paths of an uncached overview give exactly what the plain ones give: the one-query
-loader (PostgreSQL) the same page as the ORM, page_url() the same URLs as reverse()."""
+"""The fast paths of uncached pages give exactly what the plain ones give: the one-query loader
+(PostgreSQL) the same overview and chapter pages as the ORM, page_url() the URLs reverse() gives."""
 
 import datetime
 import io
@@ -13,8 +13,14 @@ from django.urls import reverse, set_script_prefix
 
 from guidance.history import recording
 from guidance.models import Block, Guidance, GuidanceStatus, RelationType, page_url
-from guidance.overview_loader import load_overview
-from guidance.views import overview_context, overview_page, public_record
+from guidance.page_loader import load_document
+from guidance.views import (
+    chapter_context,
+    chapter_page,
+    overview_context,
+    overview_page,
+    public_record,
+)
 from tests.factories import (
     make_chapter,
     make_document,
@@ -26,7 +32,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="the one-query overview uses PostgreSQL's JSON functions; "
+    reason="the one-query page loader uses PostgreSQL's JSON functions; "
     "other databases take the ORM path, which the other page tests cover",
 )
 
@@ -73,19 +79,19 @@ def every_kind_of_document():
     make_chapter(make_guidance("IPG9110"), "1", "Recommendations\u00a0")
 
 
-def rendered(context):
+def rendered(context, template="guidance/overview.html"):
     request = RequestFactory().get("/")
-    return render_to_string("guidance/overview.html", context, request=request)
+    return render_to_string(template, context, request=request)
 
 
 @postgresql_only
-def test_every_public_document_renders_the_same_page_through_either_path(
+def test_every_public_document_renders_the_same_pages_through_either_path(
     every_kind_of_document,
 ):
     public = Guidance.objects.published().order_by("reference")
     compared = 0
     for reference in public.values_list("reference", flat=True):
-        loaded = load_overview(reference)
+        loaded = load_document(reference)
         record, requested = public_record(reference)
         if record != requested:
             assert loaded is None, f"{reference} was migrated: the ORM path redirects it"
@@ -93,13 +99,22 @@ def test_every_public_document_renders_the_same_page_through_either_path(
         assert loaded is not None, reference
         assert rendered(overview_page(*loaded)) == rendered(overview_context(record)), reference
         compared += 1
-    assert compared >= 12
+        for chapter in record.chapters.all():
+            fast = chapter_page(*load_document(reference, chapter.slug))
+            plain = chapter_context(record, chapter.slug)
+            template = "guidance/chapter.html"
+            assert rendered(fast, template) == rendered(plain, template), chapter
+            compared += 1
+    assert compared >= 30
 
 
 @postgresql_only
 def test_drafts_and_unknown_references_are_left_to_the_orm_path(every_kind_of_document):
-    assert load_overview("IPG9105") is None
-    assert load_overview("IPG999999") is None
+    assert load_document("IPG9105") is None
+    assert load_document("IPG999999") is None
+    assert load_document("IPG9105", "1-recommendations") is None
+    loaded = load_document("IPG9101", "no-such-chapter")
+    assert loaded[0].reference == "IPG9101" and loaded[2] is None
 
 
 @postgresql_only
@@ -109,6 +124,16 @@ def test_the_overview_is_one_query(client, every_kind_of_document, django_assert
         response = client.get("/guidance/ipg9101/")
     assert response.status_code == 200
     assert "should be read in conjunction with" in response.content.decode()
+    with django_assert_num_queries(1):
+        response = client.get("/guidance/ipg9101/chapter/2-chapter-2/")
+    assert response.status_code == 200
+    assert "Paragraph 2.4." in response.content.decode()
+    with django_assert_num_queries(1):
+        assert client.get("/guidance/ipg9101/chapter/nothing/").status_code == 404
+    with django_assert_num_queries(1):
+        response = client.get("/guidance/IPG9101/chapter/2-Chapter-2/")
+    assert response.status_code == 301
+    assert response["Location"] == "/guidance/ipg9101/chapter/2-chapter-2/"
 
 
 @pytest.mark.parametrize(
