@@ -7,5 +7,6 @@ from . import views
 urlpatterns = [
     path("bench/precomputed/<slug:name>/", views.precomputed, name="bench-precomputed"),
     path("bench/template/<slug:name>/", views.template_only, name="bench-template"),
+    path("bench/overview-from-memory/", views.overview_from_memory, name="bench-from-memory"),
     path("", include("config.urls")),
 ]

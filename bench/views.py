@@ -5,16 +5,22 @@ to know the size to match. ``precomputed`` returns those bytes as they are: the 
 server, the middleware and Django's request handling alone. ``template_only`` renders a
 template extending the same base template to the same size from data held in memory: that
 cost plus template rendering, with no database.
+
+``overview_from_memory`` is no ceiling of the issue but says where an uncached overview's time
+goes: the product's own overview template, rendered from records read once at the start.
 """
 
 import functools
+import itertools
 from pathlib import Path
 
 from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.template.loader import get_template
 from django.views.decorators.http import require_GET
 
-PAGES = Path(__file__).resolve().parent / "out" / "pages"
+OUT = Path(__file__).resolve().parent / "out"
+PAGES = OUT / "pages"
 SENTENCE = (
     "The committee considered the evidence on the safety and efficacy of the procedure, "
     "and the views of specialist advisers and patient organisations. "
@@ -63,3 +69,27 @@ def precomputed(request, name):
 def template_only(request, name):
     template = get_template("bench/template_only.html")
     return HttpResponse(template.render(matching_context(name), request))
+
+
+@functools.cache
+def overview_contexts(count=100):
+    """What the overviews of the first documents the uncached round requests show, read once."""
+    from guidance.models import Guidance  # noqa: PLC0415
+    from guidance.views import overview_context  # noqa: PLC0415
+
+    contexts = []
+    for path in (OUT / "uncached-paths.txt").read_text().split()[:count]:
+        record, _ = Guidance.objects.resolve(path.split("/")[2])
+        context = overview_context(record)
+        context["endorsements"] = list(context["endorsements"])
+        contexts.append(context)
+    return contexts
+
+
+next_context = itertools.count()
+
+
+@require_GET
+def overview_from_memory(request):
+    contexts = overview_contexts()
+    return render(request, "guidance/overview.html", contexts[next(next_context) % len(contexts)])
