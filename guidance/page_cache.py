@@ -81,12 +81,18 @@ class Tokens:
         self.publisher = None
 
     def get_many(self, names):
+        return self.read(names)[0]
+
+    def read(self, names):
+        """(versions, made): the versions of the tokens named, and whether any of them was made
+        just now, in which case nothing can be cached under it yet.
+        """
         self._start_listening_once()
         with self.lock:
             found = {name: self.copy[name] for name in names if name in self.copy}
             generation = self.generation
         if len(found) == len(names):
-            return found
+            return found, False
         fetched = cache.get_many([name for name in names if name not in found])
         missing = {name: uuid.uuid4().hex for name in names if name not in found | fetched}
         if missing:
@@ -96,7 +102,7 @@ class Tokens:
             # A purge that arrived meanwhile may concern what was just read: keep no copy.
             if self.subscribed and self.generation == generation:
                 self.copy.update(fetched)
-        return found | fetched
+        return found | fetched, bool(missing)
 
     def purge(self, names):
         self._start_listening_once()
@@ -179,13 +185,14 @@ def responsibility_statement(guidance):
 
 
 def _page_key(request, token_names):
-    versions = tokens.get_many(token_names)
+    """(key, whether the key is new): a page key made of a version made just now has no page."""
+    versions, made = tokens.read(token_names)
     # The date is part of the key: the 'Your responsibility' wording in force can change at
     # midnight without any edit. Django sets the process time zone to TIME_ZONE.
     parts = [datetime.date.today().isoformat(), *(versions[name] for name in token_names)]
     # The feed and the sitemap carry absolute addresses, made from the scheme and host asked for.
     parts += [request.scheme, request.get_host(), request.get_full_path()]
-    return f"page:v3:{hashlib.sha256(':'.join(parts).encode()).hexdigest()}"
+    return f"page:v3:{hashlib.sha256(':'.join(parts).encode()).hexdigest()}", made
 
 
 def _token_names(kwargs):
@@ -293,10 +300,10 @@ class PageCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        key = self.page_key(request)
+        key, new = self.page_key(request)
         if key is None:
             return self.get_response(request)
-        page = recent_pages.get(key) or cache.get(key)
+        page = None if new else recent_pages.get(key) or cache.get(key)
         if page is None:
             response = self.get_response(request)
             if not _cacheable(response):
@@ -308,14 +315,16 @@ class PageCacheMiddleware:
 
     @staticmethod
     def page_key(request):
-        """The cache key of the page asked for, or None when it is not a cached page."""
+        """(key, whether it is new) of the page asked for; key None when it is not a cached
+        page.
+        """
         if request.method not in ("GET", "HEAD") or not getattr(
             settings, "GUIDANCE_PAGE_CACHE", True
         ):
-            return None
+            return None, False
         token_names = _page_tokens(get_urlconf() or settings.ROOT_URLCONF, request.path_info)
         if token_names is None:
-            return None
+            return None, False
         return _page_key(request, token_names)
 
 
