@@ -18,7 +18,7 @@ import functools
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import DateField
+from django.db.models import DateField, DateTimeField, DecimalField, TimeField, UUIDField
 
 from .models import (
     Block,
@@ -76,22 +76,32 @@ OVERVIEW_SQL = _document_sql("lower(btrim(c.title)) = ANY(%(titles)s)")
 CHAPTER_SQL = _document_sql("c.slug = %(slug)s")
 
 
+def _from_json(field):
+    """How to read a column's value back from JSON, which keeps only strings, numbers, booleans,
+    lists and objects; None where the value needs nothing."""
+    if isinstance(field, DateTimeField):
+        return datetime.datetime.fromisoformat
+    if isinstance(field, DateField):
+        return datetime.date.fromisoformat
+    if isinstance(field, DecimalField | TimeField | UUIDField):
+        return field.to_python
+    return None
+
+
 @functools.cache
 def _fields(model):
-    """(attname, whether it is a date) of each column, in the order Model(*values) takes."""
-    return [(f.attname, isinstance(f, DateField)) for f in model._meta.concrete_fields]
+    """(attname, how to read it from JSON) of each column, in the order Model(*values) takes."""
+    return [(f.attname, _from_json(f)) for f in model._meta.concrete_fields]
 
 
 def _instance(model, values):
-    """The instance the ORM would load from a JSON row: JSON has no dates, only ISO strings."""
+    """The instance the ORM would load, from a row as JSON."""
     return model.from_db(
         DEFAULT_DB_ALIAS,  # the database `connection` is
         None,
         [
-            datetime.date.fromisoformat(values[name])
-            if is_date and values[name] is not None
-            else values[name]
-            for name, is_date in _fields(model)
+            read(values[name]) if read and values[name] is not None else values[name]
+            for name, read in _fields(model)
         ],
     )
 

@@ -55,7 +55,7 @@ def canonical_redirect(request, record, requested, url):
 # The models order these across documents (joining the document and its programme); within
 # one document the order is the same without the joins, which cost more than the rest of the
 # query to build.
-def endorsements(record):
+def endorsements_of(record):
     if getattr(record, "has_endorsements", True) is False:
         return []  # resolve() found none
     return record.endorsements.select_related("organisation").order_by("organisation__name")
@@ -89,7 +89,7 @@ def overview_context(record):
     chapters = list(record.chapters.order_by("position"))
     recommendations = next((c for c in chapters if c.is_recommendations), None)
     blocks = list(recommendations.blocks.order_by("position")) if recommendations else []
-    return overview_page(record, chapters, recommendations, blocks, endorsements(record))
+    return overview_page(record, chapters, recommendations, blocks, endorsements_of(record))
 
 
 def overview_page(record, chapters, recommendations, blocks, endorsements):
@@ -112,7 +112,7 @@ def chapter_context(record, slug):
     if current is None:
         raise Http404
     blocks = list(current.blocks.order_by("position"))
-    return chapter_page(record, chapters, current, blocks, endorsements(record))
+    return chapter_page(record, chapters, current, blocks, endorsements_of(record))
 
 
 def chapter_page(record, chapters, current, blocks, endorsements):
@@ -139,7 +139,7 @@ def whole_document_context(record):
         "guidance": record,
         "sections": [(chapter, by_chapter[chapter.pk]) for chapter in chapters],
         "responsibility": responsibility_statement(record),
-        "endorsements": endorsements(record),
+        "endorsements": endorsements_of(record),
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
         **update_entries(record),
