@@ -81,7 +81,9 @@ def page_url(name, *args):
     """reverse(name, args=args) for the public pages of a document, which a page links to by
     the dozen: each URL pattern is reversed once, and the arguments are put in its place.
     """
-    parts = _url_parts(name, len(args), get_script_prefix(), get_urlconf())
+    # Keyed by the URL configuration in force, as reverse() finds it (override_settings too).
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    parts = _url_parts(name, len(args), get_script_prefix(), urlconf)
     if parts is None:
         return reverse(name, args=args)
     url = [parts[0]]

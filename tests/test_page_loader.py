@@ -153,3 +153,9 @@ def test_page_urls_are_what_reverse_gives(name, arguments, script_prefix):
         assert page_url(name, *arguments).startswith(script_prefix)
     finally:
         set_script_prefix("/")
+
+
+def test_page_urls_follow_the_url_configuration_in_force(settings):
+    assert page_url("guidance:overview", "htg501") == "/guidance/htg501/"
+    settings.ROOT_URLCONF = "tests.prefixed_urls"
+    assert page_url("guidance:overview", "htg501") == "/registry/guidance/htg501/"
