@@ -744,8 +744,11 @@ def chapter_slug(number, title):
     return slugify(f"{number} {title}" if number else title)[:200]
 
 
+RECOMMENDATIONS_TITLES = ("recommendations", "guidance", "the recommendations")
+
+
 def is_recommendations_title(title):
-    return title.strip().lower() in {"recommendations", "guidance", "the recommendations"}
+    return title.strip().lower() in RECOMMENDATIONS_TITLES
 
 
 class RecommendationCategory(models.TextChoices):

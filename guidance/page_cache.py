@@ -303,7 +303,7 @@ class PageCacheMiddleware:
         key, new = self.page_key(request)
         if key is None:
             return self.get_response(request)
-        page = None if new else recent_pages.get(key) or cache.get(key)
+        page = None if new else (recent_pages.get(key) or cache.get(key))
         if page is None:
             response = self.get_response(request)
             if not _cacheable(response):

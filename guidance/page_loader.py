@@ -21,6 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import DateField, DateTimeField, DecimalField, TimeField, UUIDField
 
 from .models import (
+    RECOMMENDATIONS_TITLES,
     Block,
     Chapter,
     Endorsement,
@@ -30,8 +31,6 @@ from .models import (
     Programme,
     Relation,
 )
-
-RECOMMENDATIONS_TITLES = ["recommendations", "guidance", "the recommendations"]
 
 
 def _row(model, alias):
@@ -134,7 +133,7 @@ def load_document(reference, chapter_slug=None):
         return None
     parameters = {"reference": reference, "draft": GuidanceStatus.DRAFT.value}
     if chapter_slug is None:
-        sql, parameters["titles"] = OVERVIEW_SQL, RECOMMENDATIONS_TITLES
+        sql, parameters["titles"] = OVERVIEW_SQL, list(RECOMMENDATIONS_TITLES)
     else:
         sql, parameters["slug"] = CHAPTER_SQL, chapter_slug
     with _prepared_statement_cursor() as cursor:

@@ -109,13 +109,13 @@ def chapter_context(record, slug):
     """What a chapter page shows of a record; Http404 for a slug it does not have."""
     chapters = list(record.chapters.order_by("position"))
     current = next((c for c in chapters if c.slug == slug.lower()), None)
-    if current is None:
-        raise Http404
-    blocks = list(current.blocks.order_by("position"))
+    blocks = list(current.blocks.order_by("position")) if current else []
     return chapter_page(record, chapters, current, blocks, endorsements_of(record))
 
 
 def chapter_page(record, chapters, current, blocks, endorsements):
+    if current is None:
+        raise Http404
     index = chapters.index(current)
     return {
         "guidance": record,
@@ -152,33 +152,25 @@ def whole_document_context(record):
 def overview(request, reference):
     # The stored form of a reference; written otherwise (IPG0640), the ORM path normalises it.
     if loaded := load_document(reference.upper()):
-        record = loaded[0]
-        if request.path != record.get_absolute_url():
-            return redirect(record, permanent=True)
-        return render(request, "guidance/overview.html", overview_page(*loaded))
-    record, requested = public_record(reference)
+        record = requested = loaded[0]
+    else:
+        record, requested = public_record(reference)
     if response := canonical_redirect(request, record, requested, record.get_absolute_url()):
         return response
-    return render(request, "guidance/overview.html", overview_context(record))
+    context = overview_page(*loaded) if loaded else overview_context(record)
+    return render(request, "guidance/overview.html", context)
 
 
 @require_safe
 @cached_page
 def chapter(request, reference, slug):
     if loaded := load_document(reference.upper(), slug.lower()):
-        record, chapters, current, blocks, endorsements = loaded
-        if record.status_enum.is_withdrawn or record.is_stub:
-            return redirect(record)
-        if current is None:
-            raise Http404
-        if request.path != current.get_absolute_url():
-            return redirect(current.get_absolute_url(), permanent=True)
-        context = chapter_page(record, chapters, current, blocks, endorsements)
-        return render(request, "guidance/chapter.html", context)
-    record, requested = public_record(reference)
+        record = requested = loaded[0]
+    else:
+        record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
         return redirect(record)
-    context = chapter_context(record, slug)
+    context = chapter_page(*loaded) if loaded else chapter_context(record, slug)
     url = context["chapter"].get_absolute_url()
     if response := canonical_redirect(request, record, requested, url):
         return response
