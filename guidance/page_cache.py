@@ -93,16 +93,14 @@ class Tokens:
             generation = self.generation
         if len(found) == len(names):
             return found, False
-        fetched = cache.get_many([name for name in names if name not in found])
-        missing = {name: uuid.uuid4().hex for name in names if name not in found | fetched}
-        if missing:
-            cache.set_many(missing, timeout=None)
-            fetched.update(missing)
+        fetched, made = get_or_add_many(
+            {name: uuid.uuid4().hex for name in names if name not in found}
+        )
         with self.lock:
             # A purge that arrived meanwhile may concern what was just read: keep no copy.
             if self.subscribed and self.generation == generation:
                 self.copy.update(fetched)
-        return found | fetched, bool(missing)
+        return found | fetched, bool(made)
 
     def purge(self, names):
         self._start_listening_once()
@@ -150,6 +148,19 @@ class Tokens:
                 self.subscribed = False
             self.forget()
             time.sleep(1)
+
+
+def get_or_add_many(data):
+    """(the values cached under the keys, the keys added): keys not cached are added with the
+    values given. The Redis backend (config.redis_cache) does it in one round trip.
+    """
+    if hasattr(cache, "get_or_add_many"):
+        return cache.get_or_add_many(data)
+    stored = cache.get_many(list(data))
+    added = {key for key in data if key not in stored and cache.add(key, data[key], timeout=None)}
+    # A key neither found nor added was added by another process in between.
+    lost = [key for key in data if key not in stored and key not in added]
+    return stored | {key: data[key] for key in added} | cache.get_many(lost), added
 
 
 tokens = Tokens()

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 import redis
+from django.core.cache import cache
 
 from guidance.models import (
     Guidance,
@@ -13,7 +14,7 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
-from guidance.page_cache import RecentPages, Tokens, document_token
+from guidance.page_cache import SITE_TOKEN, RecentPages, Tokens, document_token
 from tests.factories import make_document, make_guidance
 
 pytestmark = pytest.mark.django_db
@@ -195,6 +196,31 @@ def test_a_purge_in_one_process_reaches_the_token_copy_of_another(settings):
 
     wait_until(lambda: name not in other_worker.copy)
     assert other_worker.get_many([name])[name] != first
+
+
+@pytest.mark.skipif(not redis_is_running(), reason="needs Redis at 127.0.0.1:6379")
+def test_a_token_is_made_once_however_many_processes_ask_for_it(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.redis_cache.RedisCache",
+            "LOCATION": REDIS_FOR_TESTS,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    site, document = SITE_TOKEN, document_token("HTG501")
+
+    versions, made = Tokens().read([document])
+    assert made
+    # Another process asks for the same token and one more: it reads the first, makes the other.
+    others, made = Tokens().read([document, site])
+    assert made and others[document] == versions[document]
+    again, made = Tokens().read([site, document])
+    assert not made and again == others
+
+    stored, added = cache.get_or_add_many({"a": "1", "b": 2})
+    assert (stored, added) == ({"a": "1", "b": 2}, {"a", "b"})
+    stored, added = cache.get_or_add_many({"a": "3", "c": [4]})
+    assert (stored, added) == ({"a": "1", "c": [4]}, {"c"})
 
 
 def wait_until(condition, seconds=5):
