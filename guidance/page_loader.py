@@ -17,7 +17,7 @@ import datetime
 import functools
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection
 from django.db.models import DateField, DateTimeField, DecimalField, TimeField, UUIDField
 
 from .models import (
@@ -111,17 +111,41 @@ def _guidance(values, programme_values):
     return guidance
 
 
-def _prepared_statement_cursor():
-    """A cursor that binds parameters on the server, so that psycopg prepares the statement
-    (see prepare_threshold in config/settings.py): planning this statement takes PostgreSQL
-    longer than running it. Django's own cursors bind on the client, which cannot prepare.
+def _fetch_one(sql, parameters):
+    """The statement's row, run on a cursor that binds parameters on the server, so that
+    psycopg prepares the statement (see prepare_threshold in config/settings.py): planning this
+    statement takes PostgreSQL longer than running it. Django's own cursors bind on the client,
+    which cannot prepare.
+
+    Django checks a reused connection with a query of its own before the first query of each
+    request. Here the statement is the check: when it fails on such a connection, the connection
+    is closed and the statement runs once more on a new one, which is safe for a read outside
+    any transaction. One round trip to the database instead of two.
     """
-    # What connection.cursor() does around the cursor it makes: the health check of a reused
-    # connection, error wrapping, query logging.
-    connection.close_if_health_check_failed()
+    unchecked = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
+    try:
+        row = _execute(sql, parameters)
+    except (InterfaceError, OperationalError):
+        if not unchecked:
+            raise
+        connection.close()
+        row = _execute(sql, parameters)
+    connection.health_check_done = True
+    return row
+
+
+def _execute(sql, parameters):
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+        cursor = connection._prepare_cursor(psycopg.Cursor(connection.connection))
+    with cursor:
+        cursor.execute(sql, parameters)
+        return cursor.fetchone()
 
 
 def load_document(reference, chapter_slug=None):
@@ -136,9 +160,7 @@ def load_document(reference, chapter_slug=None):
         sql, parameters["titles"] = OVERVIEW_SQL, list(RECOMMENDATIONS_TITLES)
     else:
         sql, parameters["slug"] = CHAPTER_SQL, chapter_slug
-    with _prepared_statement_cursor() as cursor:
-        cursor.execute(sql, parameters)
-        row = cursor.fetchone()
+    row = _fetch_one(sql, parameters)
     if row is None:
         return None
     record_values, programme_values, relations, chapters, shown_id, blocks, endorsements = row

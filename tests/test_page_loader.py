@@ -4,9 +4,10 @@
 import datetime
 import io
 
+import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.urls import reverse, set_script_prefix
@@ -134,6 +135,35 @@ def test_the_overview_is_one_query(client, every_kind_of_document, django_assert
         response = client.get("/guidance/IPG9101/chapter/2-Chapter-2/")
     assert response.status_code == 301
     assert response["Location"] == "/guidance/ipg9101/chapter/2-chapter-2/"
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_statement_checks_the_connection_and_replaces_a_dropped_one(
+    client, settings, monkeypatch
+):
+    settings.GUIDANCE_PAGE_CACHE = False
+    make_document("IPG9101")
+    assert client.get("/guidance/ipg9101/").status_code == 200
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+
+    close_old_connections()  # what the end of a request does: the next one checks the connection
+    assert client.get("/guidance/ipg9101/").status_code == 200
+    assert checks == [], "the page's statement is the health check; no query of its own"
+
+    # The server drops the connection between two requests, as on a restart.
+    dropped = connection.connection.info.backend_pid
+    database = connection.settings_dict
+    with psycopg.connect(
+        dbname=database["NAME"], user=database["USER"], host=database["HOST"], port=database["PORT"]
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [dropped])
+    close_old_connections()
+    response = client.get("/guidance/ipg9101/")
+    assert response.status_code == 200
+    assert "Recommendation 1 text." in response.content.decode()
+    assert connection.connection.info.backend_pid != dropped
 
 
 @pytest.mark.parametrize(
