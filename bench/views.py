@@ -8,12 +8,17 @@ cost plus template rendering, with no database.
 
 ``overview_from_memory`` is no ceiling of the issue but says where an uncached overview's time
 goes: the product's own overview template, rendered from records read once at the start.
+``overview_from_memory_and_round_trips`` adds the round trips an uncached page makes, with none
+of their work: the smallest query there is, sent as the page loader sends its statement, the
+read of its document's page-cache token and the store of the page.
 """
 
 import functools
 import itertools
+import uuid
 from pathlib import Path
 
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import get_template
@@ -93,3 +98,15 @@ next_context = itertools.count()
 def overview_from_memory(request):
     contexts = overview_contexts()
     return render(request, "guidance/overview.html", contexts[next(next_context) % len(contexts)])
+
+
+@require_GET
+def overview_from_memory_and_round_trips(request):
+    from guidance.page_cache import _stored, document_token, get_or_add_many  # noqa: PLC0415
+    from guidance.page_loader import fetch_one  # noqa: PLC0415
+
+    fetch_one("SELECT 1", {})
+    get_or_add_many({document_token(uuid.uuid4().hex): uuid.uuid4().hex})
+    response = overview_from_memory(request)
+    cache.set(f"bench:page:{uuid.uuid4().hex}", _stored(response), timeout=60)
+    return response

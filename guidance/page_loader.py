@@ -111,7 +111,7 @@ def _guidance(values, programme_values):
     return guidance
 
 
-def _fetch_one(sql, parameters):
+def fetch_one(sql, parameters):
     """The statement's row, run on a cursor that binds parameters on the server, so that
     psycopg prepares the statement (see prepare_threshold in config/settings.py): planning this
     statement takes PostgreSQL longer than running it. Django's own cursors bind on the client,
@@ -160,7 +160,7 @@ def load_document(reference, chapter_slug=None):
         sql, parameters["titles"] = OVERVIEW_SQL, list(RECOMMENDATIONS_TITLES)
     else:
         sql, parameters["slug"] = CHAPTER_SQL, chapter_slug
-    row = _fetch_one(sql, parameters)
+    row = fetch_one(sql, parameters)
     if row is None:
         return None
     record_values, programme_values, relations, chapters, shown_id, blocks, endorsements = row
