@@ -118,9 +118,10 @@ def fetch_one(sql, parameters):
     which cannot prepare.
 
     Django checks a reused connection with a query of its own before the first query of each
-    request. Here the statement is the check: when it fails on such a connection, the connection
-    is closed and the statement runs once more on a new one, which is safe for a read outside
-    any transaction. One round trip to the database instead of two.
+    request. Here the statement is the check: when such a connection turns out to be lost (the
+    server restarted, or dropped it), it is closed and the statement runs once more on a new
+    one, which is safe for a read outside any transaction; any other error is raised as it is.
+    One round trip to the database instead of two.
     """
     unchecked = (
         connection.connection is not None
@@ -131,7 +132,7 @@ def fetch_one(sql, parameters):
     try:
         row = _execute(sql, parameters)
     except (InterfaceError, OperationalError):
-        if not unchecked:
+        if not (unchecked and connection.connection.closed):
             raise
         connection.close()
         row = _execute(sql, parameters)
