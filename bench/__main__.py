@@ -24,7 +24,7 @@ import urllib.request
 
 import redis
 
-from . import load, report
+from . import cpu, load, report
 from .database import OUT, ROOT, Store, fingerprint
 from .serve import collect_static, gunicorn, production_environment
 
@@ -262,7 +262,7 @@ def main():
             environment,
             workers=arguments.workers,
             log_path=server_log,
-        ) as (base, command):
+        ) as (base, command, server_pid):
             result["server"] = {
                 "command": shlex.join(command[1:]),
                 "description": f"gunicorn -c config/gunicorn.py, {arguments.workers} sync "
@@ -274,7 +274,9 @@ def main():
             if problems:
                 raise SystemExit("Pages did not answer as expected:\n  " + "\n  ".join(problems))
             del targets["uncached_paths"]
-            measured = measure(base, targets, cookie, script, arguments, store.work_url, redis_url)
+            measured = measure(
+                base, targets, cookie, script, arguments, store.work_url, redis_url, server_pid
+            )
         result["load"] = {
             "rounds": arguments.rounds,
             "description": f"wrk -t{arguments.threads} -c{arguments.connections} "
@@ -324,8 +326,9 @@ def settle():
     time.sleep(0.5)
 
 
-def measure(base, targets, cookie, script, arguments, database_url, redis_url):
-    """A warm-up round of every scenario and ceiling, then interleaved measured rounds."""
+def measure(base, targets, cookie, script, arguments, database_url, redis_url, server_pid):
+    """A warm-up round of every scenario and ceiling, then interleaved measured rounds, each
+    with the CPU time it cost by process where /proc tells it."""
     runs = {}
     for name, (key, _, authenticated) in SCENARIOS.items():
         runs[name] = {
@@ -345,6 +348,7 @@ def measure(base, targets, cookie, script, arguments, database_url, redis_url):
         load.run_wrk(seconds=1, **settings, **runs[name])
         settle()
     measured = {name: [] for name in names}
+    meter = cpu.Meter(server_pid) if cpu.available() else None
     for round_number in range(arguments.rounds):
         # Each round starts one scenario further on, so none is always first or last.
         order = names[round_number:] + names[:round_number]
@@ -352,7 +356,11 @@ def measure(base, targets, cookie, script, arguments, database_url, redis_url):
             if runs[name]["script"]:
                 # Every page of this round is rendered afresh.
                 task("forget-pages", database_url, redis_url)
+            if meter:
+                meter.start()
             outcome = load.run_wrk(seconds=arguments.duration, **settings, **runs[name])
+            if meter:
+                outcome.cpu_ms = meter.per_request(outcome.requests)
             settle()
             measured[name].append(outcome)
             log(

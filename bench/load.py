@@ -34,6 +34,8 @@ class Round:
     requests: int
     errors: int
     bad_status: int
+    # Milliseconds of CPU per request by process group (bench.cpu), where it can be read.
+    cpu_ms: dict | None = None
 
     def as_dict(self):
         return asdict(self)

@@ -31,6 +31,11 @@ def summarise(scenarios, rounds):
             "bad_status": sum(r.bad_status for r in measured),
             "ceiling": scenario.get("ceiling"),
         }
+        if all(r.cpu_ms for r in measured):
+            entry["cpu_ms_per_request"] = {
+                group: round(statistics.median(r.cpu_ms[group] for r in measured), 3)
+                for group in measured[0].cpu_ms
+            }
         if scenario.get("ceiling"):
             ceiling = rounds[scenario["ceiling"]]
             entry["ratio"] = round(
@@ -148,7 +153,7 @@ def uncached_breakdown(pages):
     uncached, from_memory, round_trips, template_only = (
         pages[n]["requests_per_second"] for n in names
     )
-    return [
+    lines = [
         "",
         "Where the uncached overview's time goes:",
         f"- the template-only ceiling answered {template_only:,} requests/s;",
@@ -159,6 +164,38 @@ def uncached_breakdown(pages):
         f"- the uncached overview itself {uncached:,}: reading the document and building its "
         "records took the rest.",
     ]
+    if not all("cpu_ms_per_request" in pages[name] for name in names):
+        return lines
+    cpu = [sum(pages[name]["cpu_ms_per_request"].values()) for name in names]
+    return lines + [
+        "",
+        "In CPU time per request, all processes together: {3:.2f} ms for the template-only "
+        "ceiling, {1:.2f} for the template from memory, {2:.2f} with the round trips, {0:.2f} "
+        "for the uncached overview. On a machine the rounds keep busy, 0.5× of the ceiling "
+        "leaves a page at most {4:.2f} ms.".format(*cpu, 2 * cpu[3]),
+    ]
+
+
+def cpu_table(pages):
+    """CPU milliseconds per request by process, where the run could read them."""
+    if not all("cpu_ms_per_request" in entry for entry in pages.values()):
+        return []
+    lines = [
+        "",
+        "CPU time per request (milliseconds, medians of the rounds), which moves less than "
+        "requests per second with the load of the machine's neighbours: the server's processes "
+        "(gunicorn and its workers), PostgreSQL's, Redis's and wrk.",
+        "",
+        "| scenario | server | PostgreSQL | Redis | wrk | total |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, entry in pages.items():
+        used = entry["cpu_ms_per_request"]
+        lines.append(
+            f"| {name} | {used['server']:.2f} | {used['postgresql']:.2f} | {used['redis']:.2f} | "
+            f"{used['wrk']:.2f} | {sum(used.values()):.2f} |"
+        )
+    return lines
 
 
 def markdown(result):
@@ -212,6 +249,7 @@ def markdown(result):
             f"{entry['p99_ms']:.1f} | {entry['errors']} | {entry['bad_status']} | "
             f"{entry['ceiling'] or ''} | {ratio} |"
         )
+    lines += cpu_table(result["pages"])
     lines += uncached_breakdown(result["pages"])
     workflows = result["workflows"]
     imported, migration, verify = (

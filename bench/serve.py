@@ -51,7 +51,8 @@ def collect_static(environment):
 
 @contextlib.contextmanager
 def gunicorn(environment, *, workers, log_path):
-    """Start gunicorn with production's settings on a free loopback port; stop it on the way out."""
+    """Start gunicorn with production's settings on a free loopback port, in a process group of
+    its own (its id is yielded with the address); stop it on the way out."""
     port = free_port()
     command = [
         sys.executable,
@@ -78,7 +79,7 @@ def gunicorn(environment, *, workers, log_path):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base, process)
-        yield base, command
+        yield base, command, process.pid
     finally:
         stop(process)
 

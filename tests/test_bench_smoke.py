@@ -1,10 +1,13 @@
 """The benchmark's data set, made small: shaped like real guidance, with real chained history."""
 
 import io
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
 
+from bench import cpu
 from bench.database import fingerprint
 from bench.generate import generate, history_row_count
 from bench.load import parse
@@ -118,3 +121,27 @@ def test_wrk_output_is_read_with_its_errors_and_bad_statuses():
     assert measured.requests == 2500
     assert measured.errors == 5
     assert measured.bad_status == 7
+
+
+@pytest.mark.skipif(not cpu.available(), reason="CPU time is read from /proc, which Linux has")
+def test_the_cpu_a_server_process_group_uses_is_counted_per_request():
+    # A stand-in server in a process group of its own: it does a fixed amount of work, says
+    # so, and stays alive (an ended process is no longer counted) until told to go.
+    work = "sum(range(20_000_000)); print('done', flush=True); input()"
+    server = subprocess.Popen(
+        [sys.executable, "-c", work],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        meter = cpu.Meter(server.pid)
+        meter.start()
+        assert server.stdout.readline() == "done\n"
+        used = meter.per_request(requests=10)
+    finally:
+        server.communicate("")
+    assert set(used) == {"server", "postgresql", "redis", "wrk"}
+    # Summing 20 million numbers takes well over 100 ms on any machine; shared by 10 requests.
+    assert used["server"] > 10
