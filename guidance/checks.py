@@ -1,4 +1,6 @@
+import redis
 from django.conf import settings
+from django.core import checks
 from django.core.checks import Error, Tags, register
 
 
@@ -15,3 +17,45 @@ def secret_key_is_not_the_development_key(app_configs, **kwargs):
             )
         ]
     return []
+
+
+OLDEST_REDIS = (7, 0)
+
+
+@register(Tags.caches, deploy=True)
+def redis_can_read_or_add_page_tokens(app_configs, **kwargs):
+    """The page cache reads or adds a token with SET NX GET, which Redis has from 7.0."""
+    from django.core.cache import caches  # noqa: PLC0415
+
+    from config.redis_cache import RedisCache  # noqa: PLC0415
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return []
+    try:
+        version = backend._cache.get_client().info("server")["redis_version"]
+    except redis.RedisError as error:
+        return [
+            checks.Warning(
+                f"Redis at {backend._servers[0]} did not answer ({error}), so its version "
+                "was not checked.",
+                hint=f"The page cache needs Redis {'.'.join(map(str, OLDEST_REDIS))} or later.",
+                id="guidance.W002",
+            )
+        ]
+    if redis_version_is_too_old(version):
+        return [
+            Error(
+                f"Redis at {backend._servers[0]} is version {version}; the page cache needs "
+                f"{'.'.join(map(str, OLDEST_REDIS))} or later (it reads or adds a page token "
+                "with SET NX GET).",
+                hint="Upgrade Redis, or leave REDIS_URL unset to cache pages in each process.",
+                id="guidance.E002",
+            )
+        ]
+    return []
+
+
+def redis_version_is_too_old(version):
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (major, minor) < OLDEST_REDIS

@@ -1,9 +1,7 @@
 import datetime
 import time
-import uuid
 
 import pytest
-import redis
 from django.core.cache import cache
 
 from guidance.models import (
@@ -16,6 +14,7 @@ from guidance.models import (
 )
 from guidance.page_cache import SITE_TOKEN, RecentPages, Tokens, document_token
 from tests.factories import make_document, make_guidance
+from tests.redis_server import needs_redis, redis_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -166,25 +165,9 @@ def test_a_new_responsibility_wording_shows_at_once_on_every_page_of_the_program
     assert "The new responsibility wording." in client.get("/guidance/htg506/").content.decode()
 
 
-def redis_is_running():
-    try:
-        return redis.Redis.from_url(REDIS_FOR_TESTS, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        return False
-
-
-REDIS_FOR_TESTS = "redis://127.0.0.1:6379/9"
-
-
-@pytest.mark.skipif(not redis_is_running(), reason="needs Redis at 127.0.0.1:6379")
+@needs_redis
 def test_a_purge_in_one_process_reaches_the_token_copy_of_another(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "config.redis_cache.RedisCache",
-            "LOCATION": REDIS_FOR_TESTS,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
+    settings.CACHES = redis_cache()
     other_worker = Tokens()
     name = document_token("HTG501")
     first = other_worker.get_many([name])[name]
@@ -198,15 +181,9 @@ def test_a_purge_in_one_process_reaches_the_token_copy_of_another(settings):
     assert other_worker.get_many([name])[name] != first
 
 
-@pytest.mark.skipif(not redis_is_running(), reason="needs Redis at 127.0.0.1:6379")
+@needs_redis
 def test_a_token_is_made_once_however_many_processes_ask_for_it(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "config.redis_cache.RedisCache",
-            "LOCATION": REDIS_FOR_TESTS,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
+    settings.CACHES = redis_cache()
     site, document = SITE_TOKEN, document_token("HTG501")
 
     versions, made = Tokens().read([document])

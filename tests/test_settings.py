@@ -4,6 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.checks import run_checks
+
+from guidance.checks import redis_version_is_too_old
+from tests.redis_server import needs_redis, redis_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,3 +59,33 @@ def test_deploy_check_refuses_the_development_key():
     )
     assert result.returncode != 0
     assert "guidance.E001" in result.stderr
+
+
+REDIS_CHECK_IDS = {"guidance.E002", "guidance.W002"}
+
+
+def deploy_messages_about_redis():
+    return {
+        message.id
+        for message in run_checks(include_deployment_checks=True, tags=["caches"])
+        if message.id in REDIS_CHECK_IDS
+    }
+
+
+@needs_redis
+def test_the_deploy_check_accepts_a_redis_that_reads_or_adds_tokens(settings):
+    settings.CACHES = redis_cache()
+    assert deploy_messages_about_redis() == set()
+
+
+def test_the_deploy_check_warns_of_a_redis_that_does_not_answer(settings):
+    settings.CACHES = redis_cache("redis://127.0.0.1:1/0")
+    assert deploy_messages_about_redis() == {"guidance.W002"}
+
+
+@pytest.mark.parametrize(
+    ("version", "too_old"),
+    [("6.2.14", True), ("7.0.15", False), ("7.4.1", False), ("10.0.0", False)],
+)
+def test_redis_before_7_0_is_refused(version, too_old):
+    assert redis_version_is_too_old(version) is too_old
