@@ -12,6 +12,7 @@ The hash formats below are a contract with every digest already stored: change t
 every existing chain stops verifying.
 """
 
+import contextlib
 import datetime
 import decimal
 import hashlib
@@ -23,6 +24,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection as default_connection
+from django.db import transaction
 from django.db.models.signals import post_migrate, pre_delete
 
 GENESIS = "0" * 64
@@ -335,6 +337,28 @@ class Verification:
 
     def problems(self):
         """Yield every problem, the chain's first, then each table's in id order."""
+        with self._one_snapshot():
+            yield from self._problems()
+
+    @contextlib.contextmanager
+    def _one_snapshot(self):
+        """On PostgreSQL, every read sees the database as it was when verification began.
+
+        Otherwise each query sees the changes committed before it: a change an editor saves
+        while the chain is checked would show as history rows in no sealed change, and the
+        live rows it wrote as writes that bypassed history. On SQLite, a transaction held
+        open for the whole run would keep every writer waiting, so a change made meanwhile
+        can show as problems there: run it again.
+        """
+        if self.connection.vendor != "postgresql" or self.connection.in_atomic_block:
+            yield
+            return
+        with transaction.atomic(using=self.connection.alias):
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def _problems(self):
         self.sealed = {}
         yield from self._chain()
         yield from self._head_kept_outside()

@@ -1,10 +1,12 @@
 import io
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
 from guidance import ledger
+from guidance.history import recording
 from guidance.models import Block, ChangeSet, Guidance
 from tests.factories import make_document, make_guidance
 from tests.history_triggers import triggers_lifted
@@ -143,3 +145,35 @@ def test_verification_hashes_rows_exactly_as_they_were_sealed():
         for values in model.objects.values(*attnames):
             row = tuple(values[name] for name in attnames)
             assert hash_values(row) == ledger.row_hash(model, values)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="verification reads one snapshot on PostgreSQL; on SQLite a transaction held for "
+    "the whole run would keep every writer waiting",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_change_saved_while_verification_runs_is_not_taken_for_tampering():
+    guidance = make_document("IPG950", chapters=1, recommendations=2)
+
+    def an_editor_saves_a_change():
+        try:
+            with recording(reason="Reworded while the auditor verifies"):
+                block = Block.objects.get(guidance=guidance, number="1.1")
+                block.text = "Reworded recommendation."
+                block.save()
+        finally:
+            connection.close()  # this thread's own connection
+
+    class EditedMeanwhile(ledger.Verification):
+        def _head_kept_outside(self):
+            # After the chain is read and before the tables are: a change commits.
+            editor = threading.Thread(target=an_editor_saves_a_change)
+            editor.start()
+            editor.join()
+            yield from super()._head_kept_outside()
+
+    assert list(EditedMeanwhile().problems()) == []
+    assert Block.objects.get(guidance=guidance, number="1.1").text == "Reworded recommendation."
+    ok, out, _ = verify()
+    assert ok, out
