@@ -17,7 +17,6 @@ the store of the page.
 import functools
 import itertools
 import uuid
-from pathlib import Path
 
 from django.core.cache import cache
 from django.db import connection
@@ -26,7 +25,8 @@ from django.shortcuts import render
 from django.template.loader import get_template
 from django.views.decorators.http import require_GET
 
-OUT = Path(__file__).resolve().parent / "out"
+from .database import OUT
+
 PAGES = OUT / "pages"
 SENTENCE = (
     "The committee considered the evidence on the safety and efficacy of the procedure, "

@@ -23,7 +23,8 @@ class RedisCacheClient(redis.RedisCacheClient):
 
     def get_or_add_many(self, data):
         # SET NX GET (Redis 7.0 or later) adds a missing key and answers what was there: None
-        # when it added the key. One command per key, all in one round trip.
+        # when it added the key. One command per key, all in one round trip; a lone key, the
+        # usual case, goes without a pipeline, which costs about 10 µs more.
         client = self.get_client(write=True)
         if len(data) == 1:
             [(key, value)] = data.items()

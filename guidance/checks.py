@@ -1,7 +1,7 @@
 import redis
 from django.conf import settings
 from django.core import checks
-from django.core.checks import Error, Tags, register
+from django.core.checks import Tags, register
 
 
 @register(Tags.security, deploy=True)
@@ -10,7 +10,7 @@ def secret_key_is_not_the_development_key(app_configs, **kwargs):
 
     if settings.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         return [
-            Error(
+            checks.Error(
                 "SECRET_KEY is the development key.",
                 hint="Set the SECRET_KEY environment variable to a long random value.",
                 id="guidance.E001",
@@ -19,7 +19,7 @@ def secret_key_is_not_the_development_key(app_configs, **kwargs):
     return []
 
 
-OLDEST_REDIS = (7, 0)
+OLDEST_REDIS = "7.0"
 
 
 @register(Tags.caches, deploy=True)
@@ -39,15 +39,15 @@ def redis_can_read_or_add_page_tokens(app_configs, **kwargs):
             checks.Warning(
                 f"Redis at {backend._servers[0]} did not answer ({error}), so its version "
                 "was not checked.",
-                hint=f"The page cache needs Redis {'.'.join(map(str, OLDEST_REDIS))} or later.",
+                hint=f"The page cache needs Redis {OLDEST_REDIS} or later.",
                 id="guidance.W002",
             )
         ]
     if redis_version_is_too_old(version):
         return [
-            Error(
+            checks.Error(
                 f"Redis at {backend._servers[0]} is version {version}; the page cache needs "
-                f"{'.'.join(map(str, OLDEST_REDIS))} or later (it reads or adds a page token "
+                f"{OLDEST_REDIS} or later (it reads or adds a page token "
                 "with SET NX GET).",
                 hint="Upgrade Redis, or leave REDIS_URL unset to cache pages in each process.",
                 id="guidance.E002",
@@ -57,5 +57,9 @@ def redis_can_read_or_add_page_tokens(app_configs, **kwargs):
 
 
 def redis_version_is_too_old(version):
-    major, minor = (int(part) for part in version.split(".")[:2])
-    return (major, minor) < OLDEST_REDIS
+    return _major_minor(version) < _major_minor(OLDEST_REDIS)
+
+
+def _major_minor(version):
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
