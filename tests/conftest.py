@@ -32,3 +32,10 @@ def as_editor(django_user_model):
 
     change.user = user
     return change
+
+
+def pytest_configure(config):
+    """Hash test users' passwords with a fast hasher: the real one is slow on purpose."""
+    from django.conf import settings  # noqa: PLC0415 - settings are configured by now
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
