@@ -26,7 +26,8 @@ from django.contrib.auth.models import Group
 from django.db import OperationalError, connections, models
 from django.db.backends.signals import connection_created
 
-from guidance import ledger, services
+from guidance import ledger
+from guidance.editorial import services
 from guidance.history import (
     bulk_create_with_history,
     bulk_update_with_history,

@@ -166,7 +166,7 @@ def renumbered(text, mapping):
 
 def time_import(copies):
     """Import the shipped samples again and again under fresh references."""
-    from guidance.importers import import_guidance_text  # noqa: PLC0415
+    from guidance.interchange.importers import import_guidance_text  # noqa: PLC0415
 
     samples = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".txt", ".md"})
     samples = [p for p in samples if p.name != "README.md"]
@@ -198,7 +198,7 @@ def time_import(copies):
 
 def time_bulk_migration(rows):
     """Migrate documents not yet migrated to fresh HealthTech numbers from one CSV file."""
-    from guidance import services  # noqa: PLC0415
+    from guidance.editorial import services  # noqa: PLC0415
     from guidance.history import system_user  # noqa: PLC0415
     from guidance.models import Guidance  # noqa: PLC0415
 
@@ -258,7 +258,7 @@ def forget_pages(arguments):
     """
     from django.core.cache import cache  # noqa: PLC0415
 
-    from guidance.page_cache import SITE_TOKEN, tokens  # noqa: PLC0415
+    from guidance.public.page_cache import SITE_TOKEN, tokens  # noqa: PLC0415
 
     cache.clear()
     tokens.purge([SITE_TOKEN])

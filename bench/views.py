@@ -82,7 +82,7 @@ def template_only(request, name):
 def overview_contexts(count=100):
     """What the overviews of the first documents the uncached round requests show, read once."""
     from guidance.models import Guidance  # noqa: PLC0415
-    from guidance.views import overview_context  # noqa: PLC0415
+    from guidance.public.views import overview_context  # noqa: PLC0415
 
     contexts = []
     for path in (OUT / "uncached-paths.txt").read_text().split()[:count]:
@@ -104,8 +104,8 @@ def overview_from_memory(request):
 
 @require_GET
 def overview_from_memory_and_round_trips(request):
-    from guidance.page_cache import _stored, document_token, get_or_add_many  # noqa: PLC0415
-    from guidance.page_loader import fetch_one  # noqa: PLC0415
+    from guidance.public.page_cache import _stored, document_token, get_or_add_many  # noqa: PLC0415
+    from guidance.public.page_loader import fetch_one  # noqa: PLC0415
 
     if connection.vendor == "postgresql":
         fetch_one("SELECT 1", {})

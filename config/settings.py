@@ -61,7 +61,7 @@ def env_database(name, default):
             "init_command": "PRAGMA journal_mode=WAL;",
         }
     else:
-        # Statements bound on the server (only guidance.page_loader's) are prepared from
+        # Statements bound on the server (only guidance.public.page_loader's) are prepared from
         # their second run; Django's own cursors bind on the client and are never prepared.
         config["OPTIONS"] = {"prepare_threshold": 1}
     return config
@@ -75,7 +75,7 @@ if len(SECRET_KEY) < 50:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "guidance.sites.RegistryAdminConfig",
+    "guidance.editorial.sites.RegistryAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -90,7 +90,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session, CSRF and sign-in middleware: a cached public page needs none of them.
-    "guidance.page_cache.PageCacheMiddleware",
+    "guidance.public.page_cache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -3,6 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("audit/", include("guidance.audit_urls")),
-    path("", include("guidance.urls")),
+    path("audit/", include("guidance.audit.urls")),
+    path("", include("guidance.public.urls")),
 ]

@@ -6,6 +6,9 @@ class GuidanceConfig(AppConfig):
     verbose_name = "Guidance"
 
     def ready(self):
-        from . import checks, history, page_cache  # noqa: F401 - registers checks and receivers
+        # The admin lives with the other editorial code, where autodiscovery does not look.
+        from . import checks, history  # noqa: F401 - registers checks and receivers
+        from .editorial import admin  # noqa: F401 - registers the models with the admin site
+        from .public import page_cache  # noqa: F401 - purges pages when a change commits
 
         history.cache_history_managers(self.get_models())

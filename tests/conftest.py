@@ -1,7 +1,7 @@
 import pytest
 
 from guidance.history import recording
-from guidance.page_cache import forget_all_pages
+from guidance.public.page_cache import forget_all_pages
 from tests.browser import browser  # noqa: F401 - the module-scoped Chromium fixture
 from tests.history_triggers import flush_lifts_history_triggers  # noqa: F401
 from tests.reference_data import restore_reference_data

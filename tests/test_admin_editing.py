@@ -334,7 +334,7 @@ def test_auditors_reach_the_documents_timeline_from_its_change_page(client):
 def test_every_field_of_guidance_is_on_its_change_page():
     from django.contrib.admin.utils import flatten_fieldsets  # noqa: PLC0415
 
-    from guidance.admin import GuidanceAdmin  # noqa: PLC0415
+    from guidance.editorial.admin import GuidanceAdmin  # noqa: PLC0415
 
     shown = set(flatten_fieldsets(GuidanceAdmin.change_fieldsets))
     fields = {field.name for field in Guidance._meta.concrete_fields if field.editable}

@@ -5,10 +5,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from guidance.audit import Moment, as_it_stood
+from guidance.audit.trail import Moment, as_it_stood
+from guidance.editorial.services import migrate_guidance
 from guidance.history import recording
 from guidance.models import ChangeSet, Guidance
-from guidance.services import migrate_guidance
 from tests.factories import make_auditor, make_document, make_user
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from guidance.audit import word_diff
+from guidance.audit.trail import word_diff
 from guidance.history import recording
 from guidance.models import Block, ChangeSet
 from tests.factories import make_auditor, make_document, make_endorsement, make_user

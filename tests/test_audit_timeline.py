@@ -3,9 +3,9 @@ import datetime
 import pytest
 from django.urls import reverse
 
+from guidance.editorial.services import migrate_guidance
 from guidance.history import recording
 from guidance.models import Block, ChangeSet
-from guidance.services import migrate_guidance
 from tests.factories import (
     make_auditor,
     make_document,

@@ -104,7 +104,7 @@ def test_a_file_with_a_bad_row_applies_nothing(client, publisher):
 def test_a_failure_at_the_end_of_applying_leaves_every_table_as_it_was(
     client, publisher, monkeypatch
 ):
-    from guidance import services  # noqa: PLC0415
+    from guidance.editorial import services  # noqa: PLC0415
 
     make_document("IPG640")
     make_document("IPG641")

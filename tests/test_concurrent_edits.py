@@ -5,7 +5,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from guidance.admin import GuidanceAdmin
+from guidance.editorial.admin import GuidanceAdmin
 from guidance.models import ChangeSet, Guidance
 from tests.admin_forms import change_form_data
 from tests.factories import make_document, make_user

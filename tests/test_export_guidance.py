@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from guidance.importers import import_guidance_file
+from guidance.interchange.importers import import_guidance_file
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from guidance.history import recording
-from guidance.importers import import_guidance_file, import_guidance_text
+from guidance.interchange.importers import import_guidance_file, import_guidance_text
 from guidance.models import (
     Block,
     ChangeSet,
@@ -252,7 +252,7 @@ def test_bad_input_is_refused_with_the_file_line_and_what_was_expected(text, lin
 
 
 def test_a_failure_late_in_a_file_leaves_nothing_of_that_file(monkeypatch):
-    from guidance import importers  # noqa: PLC0415
+    from guidance.interchange import importers  # noqa: PLC0415
 
     def explode(self, guidance):
         raise importers.InvalidDocument("injected failure")

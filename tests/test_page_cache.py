@@ -12,7 +12,7 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
-from guidance.page_cache import SITE_TOKEN, RecentPages, Tokens, document_token
+from guidance.public.page_cache import SITE_TOKEN, RecentPages, Tokens, document_token
 from tests.factories import make_document, make_guidance
 from tests.redis_server import needs_redis, redis_cache
 

@@ -14,8 +14,8 @@ from django.urls import reverse, set_script_prefix
 
 from guidance.history import recording
 from guidance.models import Block, Guidance, GuidanceStatus, RelationType, page_url
-from guidance.page_loader import load_document
-from guidance.views import (
+from guidance.public.page_loader import load_document
+from guidance.public.views import (
     chapter_context,
     chapter_page,
     overview_context,

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from guidance.models import GuidanceStatus
-from guidance.page_cache import forget_all_pages
+from guidance.public.page_cache import forget_all_pages
 from tests.factories import make_chapter, make_guidance
 
 pytestmark = pytest.mark.django_db

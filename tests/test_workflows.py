@@ -4,7 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from guidance import ledger, services
+from guidance import ledger
+from guidance.editorial import services
 from guidance.models import (
     ChangeKind,
     ChangeSet,

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from guidance.exporters import export_json, export_text, load_document
+from guidance.interchange.exporters import export_json, export_text, load_document
 from guidance.models import Guidance, MalformedReference, normalise_reference
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from guidance.importers import ReferenceFinder, import_guidance_file
+from guidance.interchange.importers import ReferenceFinder, import_guidance_file
 
 
 class Command(BaseCommand):

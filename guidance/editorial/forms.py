@@ -2,16 +2,12 @@
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.auth import get_user_model
 from django.forms.models import BaseInlineFormSet
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import audit, services
-from .models import (
-    PUBLIC_STATUSES,
+from ..models import (
     ChangeKind,
-    ChangeSet,
     Chapter,
     Guidance,
     GuidanceStatus,
@@ -20,9 +16,9 @@ from .models import (
     RefusedChange,
     RelationType,
     chapter_slug,
-    normalise_reference,
     split_reference,
 )
+from . import services
 
 REASON_HELP = _("Why you are making this change. Kept with the change for auditors; not public.")
 
@@ -372,124 +368,3 @@ class BulkMigrateForm(forms.Form):
         if not cleaned.get("csv_text", "").strip():
             raise forms.ValidationError(_("Choose a CSV file with at least one row."))
         return cleaned
-
-
-# Filters of the public list and the audit log: plain GET forms.
-
-
-def date_filter(label, name):
-    return forms.DateField(
-        label=label,
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": _("Enter the '%(name)s' date as YYYY-MM-DD.") % {"name": name}},
-    )
-
-
-def programme_filter():
-    return forms.ModelChoiceField(
-        label=_("Programme"),
-        queryset=Programme.objects.all(),
-        to_field_name="code",
-        required=False,
-        empty_label=_("All programmes"),
-    )
-
-
-class SearchForm(forms.Form):
-    q = forms.CharField(label=_("Search by keyword or reference"), required=False, max_length=200)
-    programme = programme_filter()
-    status = forms.ChoiceField(
-        label=_("Status"),
-        choices=[("", _("Any status"))] + [(s.value, s.label) for s in PUBLIC_STATUSES],
-        required=False,
-    )
-    published_from = date_filter(_("Published from"), _("published from"))
-    published_to = date_filter(_("Published to"), _("published to"))
-    sort = forms.ChoiceField(
-        label=_("Sort by"),
-        choices=[
-            ("", _("Relevance, then newest")),
-            ("date", _("Date published, newest first")),
-            ("title", _("Title, A to Z")),
-        ],
-        required=False,
-    )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("published_from"), cleaned.get("published_to")
-        if start and end and start > end:
-            self.add_error(
-                "published_to", _("The 'published to' date must be on or after 'published from'.")
-            )
-        return cleaned
-
-    def results(self):
-        """The public documents matching the valid filters (invalid ones are ignored)."""
-        self.is_valid()
-        data = self.cleaned_data
-        results = Guidance.objects.published().select_related("programme")
-        # Records known only from a notice are found by their reference, not listed.
-        results = results.search(data["q"]) if data.get("q") else results.documents()
-        if data.get("programme"):
-            results = results.filter(programme=data["programme"])
-        if data.get("status"):
-            results = results.filter(status=data["status"])
-        if data.get("published_from"):
-            results = results.filter(published_on__gte=data["published_from"])
-        if data.get("published_to"):
-            results = results.filter(published_on__lte=data["published_to"])
-        if data.get("sort") == "title":
-            return results.order_by("title", "reference")
-        if data.get("sort") == "date" or not data.get("q"):
-            return results.order_by("-published_on", "reference")
-        return results
-
-
-class AuditLogForm(forms.Form):
-    user = forms.CharField(label=_("User name"), required=False, max_length=150)
-    start = date_filter(_("From"), _("from"))
-    end = date_filter(_("To"), _("to"))
-    programme = programme_filter()
-    guidance = forms.CharField(label=_("Document reference"), required=False, max_length=20)
-    kind = forms.ChoiceField(
-        label=_("Major or minor"),
-        choices=[("", _("Any")), *ChangeKind.choices, ("none", _("Neither"))],
-        required=False,
-    )
-    source = forms.ChoiceField(
-        label=_("Made by"), choices=[("", _("Any")), *ChangeSet.Source.choices], required=False
-    )
-
-    def clean_user(self):
-        username = self.cleaned_data["user"].strip()
-        if not username:
-            return None
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise forms.ValidationError(
-                _("There is no user called %(name)s."), params={"name": username}
-            )
-        return user
-
-    def clean_guidance(self):
-        reference = self.cleaned_data["guidance"].strip()
-        if not reference:
-            return None
-        try:
-            return Guidance.objects.get(reference=normalise_reference(reference))
-        except (MalformedReference, Guidance.DoesNotExist):
-            raise forms.ValidationError(
-                _("There is no guidance %(reference)s."), params={"reference": reference}
-            ) from None
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
-            self.add_error("end", _("The 'to' date must be on or after the 'from' date."))
-        return cleaned
-
-    def changes(self):
-        return audit.audit_log(**self.cleaned_data)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from django.db import transaction
 
-from .history import bulk_create_with_history, recording, set_change_guidance
-from .models import (
+from ..history import bulk_create_with_history, recording, set_change_guidance
+from ..models import (
     Block,
     ChangeKind,
     ChangeSet,

@@ -5,14 +5,14 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
-from .forms import SearchForm
-from .models import (
+from ..models import (
     Block,
     ChangeKind,
     Guidance,
     GuidanceStatus,
     RelationType,
 )
+from .forms import SearchForm
 from .page_cache import cached_page, responsibility_statement
 from .page_loader import load_document
 

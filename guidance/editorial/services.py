@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Max
 
-from .history import bulk_create_with_history, bulk_update_with_history, recording
-from .models import (
+from ..history import bulk_create_with_history, bulk_update_with_history, recording
+from ..models import (
     ChangeKind,
     ChangeSet,
     DatePrecision,

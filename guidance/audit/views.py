@@ -16,9 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from . import audit, ledger, page_cache
-from .forms import AuditLogForm
-from .models import (
+from .. import ledger
+from ..models import (
     MAX_MIGRATION_HOPS,
     ChangeSet,
     Guidance,
@@ -26,6 +25,9 @@ from .models import (
     RelationType,
     normalise_reference,
 )
+from ..public import page_cache
+from . import trail
+from .forms import AuditLogForm
 
 LOG_PER_PAGE = 50
 
@@ -149,7 +151,7 @@ def timeline(request, reference):
     document = audited_document(reference)
     if document.reference.lower() != reference:
         return redirect("audit:timeline", document.reference.lower())
-    page = audit.timeline(document, request.GET.get("page"))
+    page = trail.timeline(document, request.GET.get("page"))
     return render(request, "audit/timeline.html", {"guidance": document, "page": page})
 
 
@@ -157,15 +159,15 @@ def timeline(request, reference):
 def as_it_stood(request, reference):
     document = audited_document(reference)
     try:
-        moment = audit.parse_moment(request.GET.get("at"))
-    except audit.BadMoment as problem:
+        moment = trail.parse_moment(request.GET.get("at"))
+    except trail.BadMoment as problem:
         return render(
             request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
         )
-    snapshot = audit.as_it_stood(document.pk, moment)
+    snapshot = trail.as_it_stood(document.pk, moment)
     context = {"current": document, "moment": moment, "snapshot": snapshot}
     if snapshot is not None:
-        from .views import replaced_references  # noqa: PLC0415 - the public page's wording
+        from ..public.views import replaced_references  # noqa: PLC0415 - the public page's wording
 
         context |= {
             "guidance": snapshot.guidance,
@@ -182,19 +184,19 @@ def diff(request, reference):
     document = audited_document(reference)
     try:
         if request.GET.get("change"):
-            before = audit.parse_moment(request.GET["change"], before=True)
-            after = audit.parse_moment(request.GET["change"])
+            before = trail.parse_moment(request.GET["change"], before=True)
+            after = trail.parse_moment(request.GET["change"])
         else:
-            before = audit.parse_moment(request.GET.get("from"))
-            after = audit.parse_moment(request.GET.get("to"))
+            before = trail.parse_moment(request.GET.get("from"))
+            after = trail.parse_moment(request.GET.get("to"))
         if before.at > after.at:
-            raise audit.BadMoment("The first point is later than the second: swap them.")
-    except audit.BadMoment as problem:
+            raise trail.BadMoment("The first point is later than the second: swap them.")
+    except trail.BadMoment as problem:
         return render(
             request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
         )
-    changes = audit.diff(
-        audit.as_it_stood(document.pk, before), audit.as_it_stood(document.pk, after)
+    changes = trail.diff(
+        trail.as_it_stood(document.pk, before), trail.as_it_stood(document.pk, after)
     )
     context = {"guidance": document, "before": before, "after": after, "changes": changes}
     return render(request, "audit/diff.html", context)
@@ -257,7 +259,7 @@ def log_csv(request):
     writer = csv.writer(Echo())
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in audit.csv_rows(form.changes())),
+        (writer.writerow(row) for row in trail.csv_rows(form.changes())),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.csv"'

@@ -20,7 +20,7 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection
 from django.db.models import DateField, DateTimeField, DecimalField, TimeField, UUIDField
 
-from .models import (
+from ..models import (
     RECOMMENDATIONS_TITLES,
     Block,
     Chapter,

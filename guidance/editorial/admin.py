@@ -16,9 +16,8 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import forms, services
-from .history import recording, set_change_guidance
-from .models import (
+from ..history import recording, set_change_guidance
+from ..models import (
     Block,
     ChangeKind,
     ChangeSet,
@@ -37,6 +36,7 @@ from .models import (
     UpdateEntry,
     normalise_reference,
 )
+from . import forms, services
 
 
 class _NotSaved(Exception):
@@ -629,7 +629,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
 
 def render_preview(request, guidance, slug=None):
     """Render a record with the public pages' templates and context, whatever its status."""
-    from . import views  # noqa: PLC0415 - the public pages import the admin's models
+    from ..public import views  # noqa: PLC0415 - the public pages import the admin's models
 
     record = (
         Guidance.objects.select_related("programme")

@@ -32,8 +32,8 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.http import http_date
 
-from .history import change_committed
-from .models import (
+from ..history import change_committed
+from ..models import (
     Guidance,
     MalformedReference,
     Organisation,

@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from .models import (
+from ..models import (
     Block,
     ChangeSet,
     Chapter,

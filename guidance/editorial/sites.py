@@ -41,4 +41,4 @@ class RegistryAdminSite(admin.AdminSite):
 
 
 class RegistryAdminConfig(AdminConfig):
-    default_site = "guidance.sites.RegistryAdminSite"
+    default_site = "guidance.editorial.sites.RegistryAdminSite"

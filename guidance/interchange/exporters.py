@@ -3,7 +3,7 @@
 The JSON shape is the product's public data contract: keys are only ever added.
 """
 
-from .models import Block, Guidance, RelationType, date_json
+from ..models import Block, Guidance, RelationType, date_json
 
 
 def load_document(reference):

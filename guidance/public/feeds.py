@@ -6,7 +6,7 @@ from django.contrib.syndication.views import Feed
 from django.urls import reverse_lazy
 from django.utils import feedgenerator, timezone
 
-from .models import Guidance, UpdateEntry
+from ..models import Guidance, UpdateEntry
 
 FEED_LENGTH = 50
 

@@ -2,7 +2,7 @@
 
 from django.contrib.sitemaps import Sitemap
 
-from .models import Chapter, Guidance, GuidanceStatus
+from ..models import Chapter, Guidance, GuidanceStatus
 
 
 def _last_major_change(guidance):
