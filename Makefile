@@ -15,11 +15,13 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-## Migrate, load the samples and demo accounts, serve on 127.0.0.1:8000.
+## Migrate, load the samples and demo accounts, serve on 127.0.0.1:8000 with a background worker.
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_samples
 	$(BIN)/python manage.py create_demo_accounts
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## The whole suite, on SQLite or on the database DATABASE_URL names.

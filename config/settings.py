@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "simple_history",
+    "django_tasks_db",
     "guidance",
 ]
 
@@ -132,6 +133,10 @@ if os.environ.get("REDIS_URL"):
     }
     # Sessions are read from Redis and kept in the database too, so none is lost with Redis.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# Work that happens later or in the background (scheduled publication, re-rendering pages,
+# verifying history) is queued in the database and run by `manage.py db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLResolver, reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from guidance.history import recording
 from guidance.models import (
@@ -51,6 +53,12 @@ MATRIX = {
     "auth/group/<path:object_id>/": REDIRECT,  # to the change page, which refuses
     "auth/user/<path:object_id>/": REDIRECT,
     "auth_user_password_change": NOBODY,
+    # The background worker's task results: superusers only.
+    **{
+        f"django_tasks_database_dbtaskresult_{view}": NOBODY
+        for view in ("changelist", "add", "history", "delete", "change")
+    },
+    "django_tasks_database/dbtaskresult/<path:object_id>/": REDIRECT,
     # Guidance: editors edit, publishers also run the workflows, auditors read.
     "guidance_guidance_changelist": EVERYONE,
     "guidance_guidance_add": EDITORS,
@@ -125,7 +133,14 @@ def records():
             text="x",
         )
     user = make_user("someone-else")
+    task_result = DBTaskResult.objects.create(
+        args_kwargs={"args": [], "kwargs": {}},
+        task_path="guidance.tasks.example",
+        backend_name="default",
+        run_after=timezone.now(),
+    )
     return {
+        "dbtaskresult": task_result,
         "guidance": draft,
         "chapter": chapter,
         "programme": Programme.objects.get(code="HTG"),
