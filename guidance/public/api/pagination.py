@@ -17,7 +17,9 @@ MAX_PAGE_SIZE = 100
 
 
 class InvalidCursor(ValueError):
-    pass
+    def __init__(self, message, field="cursor"):
+        super().__init__(message)
+        self.field = field
 
 
 def encode(data):
@@ -63,9 +65,9 @@ class CursorPage:
         try:
             size = int(value)
         except ValueError:
-            raise InvalidCursor(f"page_size={value!r} is not a whole number.") from None
+            raise InvalidCursor(f"{value!r} is not a whole number.", "page_size") from None
         if not 1 <= size <= MAX_PAGE_SIZE:
-            raise InvalidCursor(f"page_size must be from 1 to {MAX_PAGE_SIZE}.")
+            raise InvalidCursor(f"Give a page size from 1 to {MAX_PAGE_SIZE}.", "page_size")
         return size
 
     def link(self, direction, reference, at):

@@ -65,6 +65,10 @@ def guidance_summary(request, guidance):
     }
 
 
+def refused_search(errors):
+    return Response({"detail": "The search was refused.", "errors": errors}, status=400)
+
+
 @cached_page
 @extend_schema(
     operation_id="guidance_list",
@@ -93,14 +97,11 @@ def guidance_summary(request, guidance):
 def guidance_list(request):
     form = SearchForm(request.GET)
     if not form.is_valid():
-        return Response(
-            {"detail": "The search was refused.", "errors": form.errors.get_json_data()},
-            status=400,
-        )
+        return refused_search(form.errors.get_json_data())
     try:
         page = CursorPage(request, form.results())
     except InvalidCursor as error:
-        raise ParseError(str(error)) from None
+        return refused_search({error.field: [{"message": str(error), "code": "invalid"}]})
     return Response(page.data([guidance_summary(request, g) for g in page.items]))
 
 
