@@ -226,6 +226,7 @@ def test_cors_is_open_for_reading_the_api_only(client):
     )
     assert preflight.status_code == 204
     assert preflight["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
+    assert client.head("/api/v1/guidance/ipg302/")["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Origin" not in client.get("/guidance/ipg302/")
     assert client.post("/api/v1/guidance/").status_code == 405
 
@@ -255,3 +256,18 @@ def test_recommendations_keep_their_categories(client, as_editor):
     response = client.get("/api/v1/guidance/ipg304/recommendations/").json()
     (recommendation,) = response["recommendations"]
     assert recommendation["category"] == "special arrangements"
+
+
+@override_settings(GUIDANCE_PAGE_CACHE=False)
+@pytest.mark.parametrize("chapters", [2, 12])
+def test_a_document_is_read_in_a_fixed_number_of_queries(
+    client, chapters, django_assert_max_num_queries
+):
+    guidance = make_document("IPG400", chapters=chapters, paragraphs=8)
+    make_relation(guidance, RelationType.REPLACES, make_guidance("IPG401"))
+    make_update_entry(guidance)
+    for path in ["", "fhir/", "history/"]:
+        with django_assert_max_num_queries(16):
+            assert client.get(f"/api/v1/guidance/ipg400/{path}").status_code == 200
+    with django_assert_max_num_queries(2):
+        assert client.get("/api/v1/guidance/?page_size=100").status_code == 200

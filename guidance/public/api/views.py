@@ -93,7 +93,7 @@ def refused_search(errors):
         400: OpenApiResponse(ref("RefusedSearch"), description="A filter was refused."),
     },
 )
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def guidance_list(request):
     form = SearchForm(request.GET)
     if not form.is_valid():
@@ -114,7 +114,7 @@ def guidance_list(request):
     parameters=[REFERENCE],
     responses={200: ref("Guidance"), 301: MOVED, 404: NOT_FOUND},
 )
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def guidance_detail(request, reference):
     guidance, redirect = public_document(request, reference)
     return redirect or Response(export_json(guidance))
@@ -136,28 +136,28 @@ def part_schema(operation_id, summary, component):
 
 @cached_page
 @part_schema("guidance_chapters", "A guidance's chapters, with their paragraphs", "Chapters")
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def guidance_chapters(request, reference):
     return document_part(request, reference, "chapters")
 
 
 @cached_page
 @part_schema("guidance_recommendations", "A guidance's recommendations", "Recommendations")
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def guidance_recommendations(request, reference):
     return document_part(request, reference, "recommendations")
 
 
 @cached_page
 @part_schema("guidance_relations", "What a guidance replaces, is replaced by…", "Relations")
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def guidance_relations(request, reference):
     return document_part(request, reference, "relations")
 
 
 @cached_page
 @part_schema("guidance_update_information", "A guidance's update information", "UpdateInformation")
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def guidance_update_information(request, reference):
     return document_part(request, reference, "update_information")
 
@@ -171,7 +171,7 @@ def guidance_update_information(request, reference):
     parameters=[REFERENCE],
     responses={200: ref("History"), 301: MOVED, 404: NOT_FOUND},
 )
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def guidance_history(request, reference):
     guidance, redirect = public_document(request, reference)
     return redirect or Response(
@@ -192,7 +192,7 @@ def guidance_history(request, reference):
         (404, "application/fhir+json"): NOT_FOUND,
     },
 )
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 @renderer_classes([FhirJsonRenderer])
 def guidance_fhir(request, reference):
     guidance, redirect = public_document(request, reference)
@@ -214,7 +214,7 @@ def guidance_fhir(request, reference):
     ],
     responses={200: ref("Changes"), 400: OpenApiResponse(ref("Error"), description="Bad cursor.")},
 )
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def changes(request):
     try:
         since = int(request.GET.get("since") or 0)
