@@ -1,5 +1,6 @@
 """The public API as its clients meet it: search, documents, history, changes, caching, limits."""
 
+import datetime
 import io
 import json
 
@@ -9,7 +10,13 @@ from django.core.management import call_command
 from django.http import QueryDict
 from django.test import override_settings
 
-from guidance.models import Block, GuidanceStatus, RelationType
+from guidance.models import (
+    Block,
+    GuidanceStatus,
+    Programme,
+    RelationType,
+    ResponsibilityStatement,
+)
 from guidance.public.forms import SearchForm
 from tests.factories import (
     make_chapter,
@@ -184,6 +191,18 @@ def test_the_changes_feed_tells_what_changed_since_the_clients_cursor(
     )
     assert feed["more"] is False
     assert client.get(feed["next"]).json()["changes"] == []
+
+
+def test_the_changes_feed_tells_a_programmes_new_responsibility_wording(client, as_editor):
+    cursor = client.get("/api/v1/changes/").json()["cursor"]
+    with as_editor():
+        ResponsibilityStatement.objects.create(
+            programme=Programme.objects.get(code="HTG"),
+            applies_from=datetime.date(2026, 2, 1),
+            text="New wording.",
+        )
+    (change,) = client.get(f"/api/v1/changes/?since={cursor}").json()["changes"]
+    assert (change["programmes"], change["guidance"]) == (["HTG"], [])
 
 
 def test_answers_carry_an_etag_and_are_purged_when_a_change_commits(

@@ -15,7 +15,9 @@ from ...models import (
     Endorsement,
     Guidance,
     GuidanceStatus,
+    Programme,
     RelationType,
+    ResponsibilityStatement,
     UpdateEntry,
     date_json,
 )
@@ -33,6 +35,8 @@ PARTS = (
     (RelationModel, "source_id", "relations"),
     (RelationModel, "target_id", "relations"),
 )
+# Changes to a programme or its 'Your responsibility' wording change every document in it.
+PROGRAMME_PARTS = ((Programme, "id"), (ResponsibilityStatement, "programme_id"))
 
 REPLACED_BY = {
     RelationType.REPLACES: "replaced-by",
@@ -160,6 +164,13 @@ def changes_since(request, since):
         rows = model.history.filter(change_set_id__in=touched).values_list("change_set_id", column)
         for change_id, guidance_id in rows:
             touched[change_id].setdefault(guidance_id, set()).add(part)
+    codes = dict(Programme.objects.values_list("id", "code"))
+    programmes = {change["id"]: set() for change in batch}
+    for model, column in PROGRAMME_PARTS:
+        rows = model.history.filter(change_set_id__in=touched).values_list("change_set_id", column)
+        for change_id, programme_id in rows:
+            if programme_id in codes:
+                programmes[change_id].add(codes[programme_id])
     documents = public_documents(request, {g for parts in touched.values() for g in parts})
     changes = []
     for change in batch:
@@ -168,13 +179,14 @@ def changes_since(request, since):
             for g, parts in touched[change["id"]].items()
             if g in documents and change["sequence"] >= documents[g]["public_from"]
         ]
-        if guidance:
+        if guidance or programmes[change["id"]]:
             changes.append(
                 {
                     "cursor": str(change["sequence"]),
                     "changed_at": change["created_at"].isoformat(),
                     "kind": change["kind"] or None,
                     "guidance": sorted(guidance, key=lambda g: g["reference"]),
+                    "programmes": sorted(programmes[change["id"]]),
                 }
             )
     cursor = batch[-1]["sequence"] if batch else since

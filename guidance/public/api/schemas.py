@@ -203,6 +203,12 @@ COMPONENTS = {
                     }
                 ),
             },
+            "programmes": {
+                "type": "array",
+                "items": STRING,
+                "description": "Programmes whose name or 'Your responsibility' wording "
+                "changed: every document of theirs reads differently.",
+            },
         }
     ),
     "Changes": obj(
