@@ -42,6 +42,16 @@ def env_list(name, default):
     return items
 
 
+def env_int(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+
+
 def env_database(name, default):
     value = os.environ.get(name) or default
     try:
@@ -84,12 +94,18 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "simple_history",
     "django_tasks_db",
+    "rest_framework",
+    "drf_spectacular",
+    # Swagger UI's scripts and styles, served from our own static files (the CSP allows no other)
+    "drf_spectacular_sidecar",
     "guidance",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the page cache, so that a cached answer is rate-limited and carries CORS headers too.
+    "guidance.public.api.middleware.PublicApiMiddleware",
     # Before the session, CSRF and sign-in middleware: a cached public page needs none of them.
     "guidance.public.page_cache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,6 +212,40 @@ if env_bool("HTTPS", default=False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The public API (guidance/public/api/): read-only JSON, the same for every client, so no
+# authentication or session is read and the page cache can keep its answers.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "guidance.public.api.renderers.FirstRenderer",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "URL_FORMAT_OVERRIDE": None,
+    # Requests per client address (PublicApiMiddleware applies it, cached answers included).
+    "DEFAULT_THROTTLE_RATES": {"api": os.environ.get("API_RATE_LIMIT") or "600/minute"},
+    # Proxies in front that append to X-Forwarded-For; the client is the address before them.
+    "NUM_PROXIES": env_int("API_PROXIES", 1 if env_bool("HTTPS", default=False) else 0),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Guidance registry API",
+    "DESCRIPTION": (
+        "Read-only access to published guidance: search, documents in the JSON contract, "
+        "their parts, public history, a changes feed for syndication, and FHIR R5 bundles."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"supportedSubmitMethods": ["get"]},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "guidance.public.api.schemas.add_components",
+    ],
+}
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SIMPLE_HISTORY_REVERT_DISABLED = True
