@@ -7,8 +7,10 @@ import xml.etree.ElementTree as ET
 import feedparser
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from guidance.models import ChangeKind, GuidanceStatus
+from guidance.editorial.services import migrate_guidance
+from guidance.models import Block, GuidanceStatus
 from tests.factories import make_document, make_guidance, make_update_entry
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -35,32 +37,80 @@ def test_the_atom_feed_lists_publications_and_updates_newest_first(client):
     assert "Draft thing" not in body
 
 
-def test_the_sitemap_dates_each_page_by_its_last_major_update(client):
-    make_document(
-        "HTG501",
-        chapters=2,
-        last_updated_on=datetime.date(2026, 3, 1),
-        last_updated_precision="month",
-    )
+def sitemap(client):
+    """{path: lastmod} of the sitemap."""
+    body = client.get("/sitemap.xml").content.decode()
+    return dict(re.findall(r"<loc>http://testserver([^<]+)</loc><lastmod>([^<]+)</lastmod>", body))
+
+
+def test_the_sitemap_lists_every_public_page(client):
+    htg501 = make_document("HTG501", chapters=2)
+    make_update_entry(htg501, "Migrated.", date=datetime.date(2026, 1, 1))
     make_document("HTG502", chapters=1)
+    make_document("IPG100", chapters=1, status=GuidanceStatus.WITHDRAWN)
     make_guidance("IPG640", is_stub=True)
     make_guidance("HTG900", status=GuidanceStatus.DRAFT)
 
-    body = client.get("/sitemap.xml").content.decode()
+    paths = set(sitemap(client))
 
-    entries = dict(
-        re.findall(r"<loc>http://testserver([^<]+)</loc><lastmod>([^<]+)</lastmod>", body)
+    assert paths == {
+        "/guidance/htg501/",
+        "/guidance/htg501/chapter/1-recommendations/",
+        "/guidance/htg501/chapter/2-chapter-2/",
+        "/guidance/htg501/chapter/update-information/",
+        "/guidance/htg501/whole/",
+        "/guidance/htg501/history/",
+        "/guidance/htg502/",
+        "/guidance/htg502/chapter/1-recommendations/",
+        "/guidance/htg502/whole/",
+        "/guidance/htg502/history/",
+        # Withdrawn guidance keeps its overview and history; its chapters lead to the overview.
+        "/guidance/ipg100/",
+        "/guidance/ipg100/history/",
+    }
+    for path in paths:
+        assert client.get(path).status_code == 200, path
+
+
+def test_each_page_is_dated_by_the_last_change_that_altered_it(client, monkeypatch, as_editor):
+    earlier = timezone.now() - datetime.timedelta(days=300)
+    with monkeypatch.context() as past:
+        past.setattr(timezone, "now", lambda: earlier)
+        document = make_document("HTG501", chapters=3)
+    today, before = timezone.localdate().isoformat(), timezone.localdate(earlier).isoformat()
+
+    paragraph = Block.objects.get(guidance=document, number="2.1")
+    with as_editor("Reworded 2.1"):
+        paragraph.text = "Reworded."
+        paragraph.save()
+    dates = sitemap(client)
+
+    assert dates["/guidance/htg501/chapter/2-chapter-2/"] == today
+    assert dates["/guidance/htg501/whole/"] == today
+    assert dates["/guidance/htg501/"] == before
+    assert dates["/guidance/htg501/chapter/3-chapter-3/"] == before
+    assert dates["/guidance/htg501/history/"] == before
+
+
+def test_a_migration_dates_every_page_of_the_document(client, monkeypatch, as_editor):
+    earlier = timezone.now() - datetime.timedelta(days=300)
+    with monkeypatch.context() as past:
+        past.setattr(timezone, "now", lambda: earlier)
+        document = make_document("IPG640", chapters=2)
+
+    migrate_guidance(
+        guidance=document,
+        new_reference="HTG501",
+        month=datetime.date(2026, 1, 1),
+        user=as_editor.user,
+        reason="Moved to HealthTech",
     )
-    assert entries["/guidance/htg501/"] == "2026-03-01"
-    assert entries["/guidance/htg501/chapter/2-chapter-2/"] == "2026-03-01"
-    assert entries["/guidance/htg502/"] == "2019-01-30"
-    assert "ipg640" not in body and "htg900" not in body
+    dates = sitemap(client)
 
-
-def test_a_minor_update_does_not_change_the_sitemap_date(client):
-    guidance = make_guidance("HTG503")
-    make_update_entry(guidance, "Typo fixed.", kind=ChangeKind.MINOR)
-    assert "<lastmod>2019-01-30</lastmod>" in client.get("/sitemap.xml").content.decode()
+    today = timezone.localdate().isoformat()
+    for page in ("", "chapter/1-recommendations/", "whole/", "history/"):
+        assert dates[f"/guidance/htg501/{page}"] == today
+    assert not any("ipg640" in path for path in dates)
 
 
 def atom_problems(body):
