@@ -76,10 +76,12 @@ def update_entries(record):
     }
 
 
-def update_texts(record):
-    """What a page's navigation and notices need to know of the update information."""
-    texts = set(record.update_entries.values_list("text", flat=True))
-    return {"has_update_information": bool(texts), "update_texts": texts}
+def update_information_shown(record):
+    """Whether the navigation has an 'Update information' chapter; resolve() and the page
+    loader found out already, the admin's preview asks.
+    """
+    known = getattr(record, "has_update_information", None)
+    return {"has_update_information": record.update_entries.exists() if known is None else known}
 
 
 def find_chapter(chapters, slug):
@@ -121,7 +123,7 @@ def overview_page(record, chapters, recommendations, blocks, endorsements):
         "endorsements": endorsements,
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
-        **update_texts(record),
+        **update_information_shown(record),
     }
 
 
@@ -146,7 +148,7 @@ def chapter_page(record, chapters, current, blocks, endorsements):
         "next": chapters[index + 1] if index + 1 < len(chapters) else None,
         "is_last": index + 1 == len(chapters),
         "endorsements": endorsements,
-        **update_texts(record),
+        **update_information_shown(record),
     }
 
 
@@ -185,16 +187,19 @@ def overview(request, reference):
 @require_safe
 @cached_page
 def chapter(request, reference, slug):
-    # A slug in NICE's form (Recommendations, 1-Recommendations) takes the ORM path.
-    if (loaded := load_document(reference.upper(), slug.lower())) and loaded[2]:
+    if loaded := load_document(reference.upper(), slug.lower()):
         record = requested = loaded[0]
     else:
-        loaded = None
         record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
         return redirect(record)
     if slug.lower() == UPDATE_INFORMATION_SLUG:
         return update_information(request, record, requested)
+    if loaded and loaded[2] is None:
+        # NICE's form of the slug (Recommendations), or none of the chapters.
+        if named := find_chapter(loaded[1], slug):
+            return redirect(named.get_absolute_url(), permanent=True)
+        raise Http404
     context = chapter_page(*loaded) if loaded else chapter_context(record, slug)
     url = context["chapter"].get_absolute_url()
     if response := canonical_redirect(request, record, requested, url):
