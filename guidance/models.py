@@ -362,6 +362,9 @@ class GuidanceQuerySet(TrackedQuerySet):
                 has_endorsements=models.Exists(
                     Endorsement.objects.filter(guidance=models.OuterRef("pk"))
                 ),
+                has_update_information=models.Exists(
+                    UpdateEntry.objects.filter(guidance=models.OuterRef("pk"))
+                ),
             )
         )
         requested = public.get(reference=reference).with_public_relations()

@@ -65,7 +65,8 @@ SELECT {_row(Guidance, "g")}, {_row(Programme, "p")},
   (SELECT json_agg(json_build_array({_row(Endorsement, "e")}, {_row(Organisation, "o")})
                    ORDER BY o.name)
      FROM guidance_endorsement e JOIN guidance_organisation o ON o.id = e.organisation_id
-    WHERE e.guidance_id = g.id)
+    WHERE e.guidance_id = g.id),
+  EXISTS (SELECT 1 FROM guidance_updateentry u WHERE u.guidance_id = g.id)
 FROM guidance_guidance g JOIN guidance_programme p ON p.id = g.programme_id
 WHERE g.reference = %(reference)s AND g.status <> %(draft)s
 """
@@ -164,8 +165,9 @@ def load_document(reference, chapter_slug=None):
     row = fetch_one(sql, parameters)
     if row is None:
         return None
-    record_values, programme_values, relations, chapters, shown_id, blocks, endorsements = row
+    record_values, programme_values, relations, chapters, shown_id, blocks, endorsements = row[:7]
     record = _guidance(record_values, programme_values)
+    record.has_update_information = row[7]
 
     loaded = []
     for relation_values, other_values, other_programme_values in relations or ():

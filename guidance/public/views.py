@@ -1,8 +1,10 @@
 """The public pages: guidance list and search, overview, chapters and history of a document."""
 
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from ..models import (
@@ -11,12 +13,15 @@ from ..models import (
     Guidance,
     GuidanceStatus,
     RelationType,
+    page_url,
 )
 from .forms import SearchForm
 from .page_cache import cached_page, responsibility_statement
 from .page_loader import load_document
+from .pdf import render_pdf
 
 RESULTS_PER_PAGE = 20
+UPDATE_INFORMATION_SLUG = "update-information"
 
 
 def public_record(reference):
@@ -67,7 +72,23 @@ def update_entries(record):
     return {
         "major_entries": [e for e in entries if e.kind == ChangeKind.MAJOR],
         "minor_entries": [e for e in entries if e.kind == ChangeKind.MINOR],
+        "has_update_information": bool(entries),
     }
+
+
+def update_information_shown(record):
+    """Whether the navigation has an 'Update information' chapter; resolve() and the page
+    loader found out already, the admin's preview asks.
+    """
+    known = getattr(record, "has_update_information", None)
+    return {"has_update_information": record.update_entries.exists() if known is None else known}
+
+
+def find_chapter(chapters, slug):
+    """The chapter a slug names: its own slug, or NICE's form without the number, any case."""
+    slug = slug.lower()
+    exact = next((c for c in chapters if c.slug == slug), None)
+    return exact or next((c for c in chapters if slugify(c.title) == slug), None)
 
 
 @require_safe
@@ -102,13 +123,14 @@ def overview_page(record, chapters, recommendations, blocks, endorsements):
         "endorsements": endorsements,
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
+        **update_information_shown(record),
     }
 
 
 def chapter_context(record, slug):
     """What a chapter page shows of a record; Http404 for a slug it does not have."""
     chapters = list(record.chapters.order_by("position"))
-    current = next((c for c in chapters if c.slug == slug.lower()), None)
+    current = find_chapter(chapters, slug)
     blocks = list(current.blocks.order_by("position")) if current else []
     return chapter_page(record, chapters, current, blocks, endorsements_of(record))
 
@@ -126,6 +148,7 @@ def chapter_page(record, chapters, current, blocks, endorsements):
         "next": chapters[index + 1] if index + 1 < len(chapters) else None,
         "is_last": index + 1 == len(chapters),
         "endorsements": endorsements,
+        **update_information_shown(record),
     }
 
 
@@ -170,11 +193,33 @@ def chapter(request, reference, slug):
         record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
         return redirect(record)
+    if slug.lower() == UPDATE_INFORMATION_SLUG:
+        return update_information(request, record, requested)
+    if loaded and loaded[2] is None:
+        # NICE's form of the slug (Recommendations), or none of the chapters.
+        if named := find_chapter(loaded[1], slug):
+            return redirect(named.get_absolute_url(), permanent=True)
+        raise Http404
     context = chapter_page(*loaded) if loaded else chapter_context(record, slug)
     url = context["chapter"].get_absolute_url()
     if response := canonical_redirect(request, record, requested, url):
         return response
     return render(request, "guidance/chapter.html", context)
+
+
+def update_information(request, record, requested):
+    """The update information as the last chapter, at NICE's /chapter/Update-information."""
+    context = {
+        "guidance": record,
+        "chapters": list(record.chapters.order_by("position")),
+        **update_entries(record),
+    }
+    if not context["has_update_information"]:
+        raise Http404
+    url = page_url("guidance:chapter", record.reference.lower(), UPDATE_INFORMATION_SLUG)
+    if response := canonical_redirect(request, record, requested, url):
+        return response
+    return render(request, "guidance/update_information.html", context)
 
 
 @require_safe
@@ -205,3 +250,39 @@ def history(request, reference):
         **update_entries(record),
     }
     return render(request, "guidance/history.html", context)
+
+
+def site_origin(request):
+    return f"{request.scheme}://{request.get_host()}"
+
+
+@require_safe
+@cached_page
+def print_stylesheet(request):
+    """The print stylesheet that needs the site's address: links print with their full address."""
+    css = render_to_string("print_links.css", {"origin": site_origin(request)})
+    return HttpResponse(css, content_type="text/css; charset=utf-8")
+
+
+@require_safe
+@cached_page
+def guidance_pdf(request, reference):
+    """The whole document as a PDF; the page cache keeps it until the document changes."""
+    record, requested = public_record(reference)
+    if record.status_enum.is_withdrawn or record.is_stub:
+        return redirect(record)
+    url = page_url("guidance:pdf", record.reference.lower())
+    if response := canonical_redirect(request, record, requested, url):
+        return response
+    context = whole_document_context(record) | {
+        "address": request.build_absolute_uri(record.get_absolute_url())
+    }
+    pdf = render_pdf(
+        render_to_string("guidance/pdf.html", context, request=request),
+        base_url=request.build_absolute_uri("/"),
+        static_stylesheets=["css/pdf.css"],
+        css=render_to_string("print_links.css", {"origin": site_origin(request)}),
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{record.reference.lower()}.pdf"'
+    return response
