@@ -480,6 +480,7 @@ class DocumentParser:
         self.chapter = None
         self.update_kind = ChangeKind.MAJOR
         self.pending_number = None  # an NG recommendation number printed on a line of its own
+        self.summary_line = None
         self.notices = []  # relation and status notices; read once the reference is known
 
     def parse(self):
@@ -532,6 +533,7 @@ class DocumentParser:
         if element.kind == "item":
             self._overview_text(element)
         elif published := PUBLISHED.match(text):
+            self._title_block(element)
             self.doc.published_on, self.doc.published_precision = self._date(
                 published.group(1), element
             )
@@ -548,6 +550,7 @@ class DocumentParser:
                 reviewed.group(1), element
             )
         elif reference := REFERENCE_LINE.match(text):
+            self._title_block(element)
             self._set_reference(reference.group(1), element.line)
         elif url := GUIDANCE_URL.match(text):
             self._set_reference(url.group(1), element.line)
@@ -563,11 +566,22 @@ class DocumentParser:
         else:
             self._overview_text(element)
 
+    def _title_block(self, element):
+        """The line just above 'Published:' or 'Reference:' names the programme, known or not."""
+        if not self.doc.programme_name and self.summary_line == element.line - 1:
+            self.doc.programme_name, self.doc.summary = self.doc.summary, ""
+            self.summary_line = None
+
     def _overview_text(self, element):
         """The overview under the title: its first paragraph, then any more, bullets too."""
         if not self.doc.summary:
             self.doc.summary = element.text
+            self.summary_line = element.line
             return
+        if self.strict:
+            raise InvalidDocument(
+                f"unexpected text before the first chapter: {element.text[:60]!r}", element.line
+            )
         if element.kind == "item":
             self.doc.summary += f"\n- {element.text}"
         else:
