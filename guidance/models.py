@@ -477,9 +477,7 @@ class Guidance(models.Model):
     )
     # Blank when there is no date, so that history rows written before these columns existed
     # keep their hashes (see ledger._hash_content).
-    review_decision_precision = models.CharField(
-        max_length=5, choices=DatePrecision, blank=True
-    )
+    review_decision_precision = models.CharField(max_length=5, choices=DatePrecision, blank=True)
     last_reviewed_on = models.DateField(
         _("last reviewed"),
         null=True,
@@ -527,15 +525,15 @@ class Guidance(models.Model):
         self.reference = normalise_reference(self.reference)
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self):
+        return page_url("guidance:overview", self.reference.lower())
+
     def clean(self):
         for name in ("review_decision", "last_reviewed"):
             if getattr(self, f"{name}_on") and not getattr(self, f"{name}_precision"):
                 raise ValidationError(
                     {f"{name}_precision": _("Say how precisely the date is known.")}
                 )
-
-    def get_absolute_url(self):
-        return page_url("guidance:overview", self.reference.lower())
 
     def get_history_url(self):
         return page_url("guidance:history", self.reference.lower())

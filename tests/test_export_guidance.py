@@ -1,8 +1,7 @@
+import datetime
 import json
 import re
 from pathlib import Path
-
-import datetime
 
 import pytest
 from django.core.management import call_command

@@ -66,7 +66,10 @@ def test_overview_lines_are_kept_as_what_they_are_and_never_refuse_the_file():
     ],
 )
 def test_notices_in_any_of_nices_phrasings_make_relations_and_stubs(line, relations):
-    overview = f"# A guideline\n\nNICE guideline  \nReference: NG99\n\n{line}\n\n# 1 Recommendations\n\n1.1 Offer it.\n"
+    overview = (
+        f"# A guideline\n\nNICE guideline  \nReference: NG99\n\n{line}\n\n"
+        "# 1 Recommendations\n\n1.1 Offer it.\n"
+    )
     in_updates = (
         "# A guideline\n\nNICE guideline  \nReference: NG99\n\n# 1 Recommendations\n\n"
         f"1.1 Offer it.\n\n# Update information\n\n{line}\n\nMay 2020: A link was corrected.\n"
@@ -116,7 +119,10 @@ def test_a_terminated_appraisals_advice_is_its_explanation_not_its_summary():
     ],
 )
 def test_withdrawn_and_retired_wordings_are_read_from_the_text(line, status):
-    text = f"# T\n\nTechnology appraisal guidance  \nReference: TA7\n\n{line}\n\n# 1 Guidance\n\n1.1 A.\n"
+    text = (
+        f"# T\n\nTechnology appraisal guidance  \nReference: TA7\n\n{line}\n\n"
+        "# 1 Guidance\n\n1.1 A.\n"
+    )
     assert import_guidance_text(text).error is None
     ta = Guidance.objects.get(reference="TA7")
     assert (ta.status, ta.status_explanation) == (status, line)
