@@ -126,3 +126,57 @@ def test_withdrawn_and_retired_wordings_are_read_from_the_text(line, status):
     assert import_guidance_text(text).error is None
     ta = Guidance.objects.get(reference="TA7")
     assert (ta.status, ta.status_explanation) == (status, line)
+
+
+@pytest.mark.parametrize(
+    ("lines", "last_updated"),
+    [
+        ("Published: 1 June 2015", None),
+        (
+            "Published: 1 June 2015  \nLast updated: 9 August 2021",
+            (datetime.date(2021, 8, 9), "day"),
+        ),
+        ("Date issued: June 2015", None),
+        ("Issued: May 2013", (datetime.date(2015, 6, 1), "month")),
+        ("Reference: NG5", None),  # no published date: 'after publication' cannot be told
+    ],
+)
+def test_last_updated_is_only_stated_or_a_dated_major_update_after_publication(lines, last_updated):
+    text = (
+        f"# T\n\nNICE guideline  \n{lines}\n\n[www.nice.org.uk/guidance/ng5](x)\n\n"
+        "# 1 Recommendations\n\n1.1 Offer it.\n\n# Update information\n\n"
+        "June 2015: The guideline was published.\n\n## Minor changes since publication\n\n"
+        "May 2022: A link was corrected.\n"
+    )
+    result = import_guidance_text(text, path="ng5.md")
+    assert result.error is None and not result.warnings
+    ng5 = Guidance.objects.get(reference="NG5")
+    stated = (ng5.last_updated_on, ng5.last_updated_precision) if ng5.last_updated_on else None
+    assert stated == last_updated
+
+
+def test_numbered_section_lines_above_their_recommendations_are_headings():
+    text = (
+        "# T\n\nNICE guideline  \nReference: NG6\n\n# 1 Recommendations\n\n"
+        "1.1 Recognition of the condition\n\n1.1.1 Offer a test.\n\n1.1.2 Consider another.\n\n"
+        "1.2 Monitoring\n\n1.2.1 Offer an annual review.\n"
+    )
+    assert import_guidance_text(text).error is None
+    blocks = Guidance.objects.get(reference="NG6").blocks.all()
+    assert [(b.kind, b.number) for b in blocks] == [
+        ("heading", "1.1"),
+        ("recommendation", "1.1.1"),
+        ("recommendation", "1.1.2"),
+        ("heading", "1.2"),
+        ("recommendation", "1.2.1"),
+    ]
+
+
+def test_a_withdrawn_documents_own_page_is_a_document_not_a_stub():
+    text = (
+        "# IPG12\n\nInterventional procedures guidance  \nReference: IPG12\n\n# Guidance\n\n"
+        "This guidance has been withdrawn because the procedure is no longer done.\n"
+    )
+    assert import_guidance_text(text).error is None
+    ipg12 = Guidance.objects.get(reference="IPG12")
+    assert (ipg12.status, ipg12.is_stub, ipg12.chapters.count()) == ("withdrawn", False, 0)

@@ -141,6 +141,7 @@ class ParsedDocument:
         """Only a reference and notices about it: what NICE shows at a replaced reference."""
         return not (
             self.title
+            or self.status_explanation
             or self.chapters
             or self.summary
             or self.published_on
@@ -369,7 +370,10 @@ CATEGORY_RULES = {
         (r"^further research is recommended|^research is recommended", "FURTHER_RESEARCH"),
     ],
     Programme.Vocabulary.APPRAISAL: [
-        (r"only in (?:the context of )?research|only for use in research", "ONLY_IN_RESEARCH"),
+        (
+            r"only in (?:the context of )?research|only for use in research|in research only",
+            "ONLY_IN_RESEARCH",
+        ),
         (r"^further research is recommended", "FURTHER_RESEARCH"),
         (r"\bis not recommended|\bare not recommended", "NOT_RECOMMENDED"),
         (r"\bis recommended .*\bonly if\b|\bare recommended .*\bonly if\b", "OPTIMISED"),

@@ -39,7 +39,7 @@ def load_programmes(apps, schema_editor):
         id=uuid.uuid4(),
         created_at=now,
         user=system,
-        reason="Loaded NICE's other programmes, past and present",
+        reason="Loaded NICE's programmes",
         source="system",
     )
     for code, name, vocabulary, is_active in missing:
