@@ -20,6 +20,7 @@ EVERY_DOCUMENT = [
     SAMPLES / "htg501.txt",
     SAMPLES / "mtg1.md",
     SAMPLES / "ipg346.md",
+    *sorted((NICE.parent).glob("*.md")),
 ]
 
 

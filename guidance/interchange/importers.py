@@ -511,8 +511,10 @@ class DocumentParser:
             self.chapter.blocks.append(
                 ParsedBlock(Block.Kind.PARAGRAPH, element.line, text=element.text)
             )
+        elif self.section == "front":
+            self._overview_text(element, reported=True)
         else:
-            self._overview_text(element)
+            self.doc.notices.append(element.text)
 
     def _date(self, text, element):
         """A date, or None (reported) when the text is not one."""
@@ -576,13 +578,13 @@ class DocumentParser:
             self.doc.programme_name, self.doc.summary = self.doc.summary, ""
             self.summary_line = None
 
-    def _overview_text(self, element):
+    def _overview_text(self, element, *, reported=False):
         """The overview under the title: its first paragraph, then any more, bullets too."""
         if not self.doc.summary:
             self.doc.summary = element.text
             self.summary_line = element.line
             return
-        if self.strict:
+        if self.strict and not reported:
             raise InvalidDocument(
                 f"unexpected text before the first chapter: {element.text[:60]!r}", element.line
             )
@@ -590,7 +592,8 @@ class DocumentParser:
             self.doc.summary += f"\n- {element.text}"
         else:
             self.doc.summary += f"\n\n{element.text}"
-        self.warnings.append((element.line, "kept as plain text in the overview"))
+        if not reported:
+            self.warnings.append((element.line, "kept as plain text in the overview"))
 
     @staticmethod
     def _is_dated_notice(text):
