@@ -79,7 +79,10 @@ def _block_html(block):
             f"  {_paragraphs_html(block.text)}\n  {_bullets_html(block.bullets)}\n</div>\n"
         )
     if block.kind == "rationale":
-        title = f'<h3 class="rationale__heading">{inline(block.title)}</h3>' if block.title else ""
+        tag = _heading_tag(block)
+        title = ""
+        if block.title:
+            title = f'<{tag} class="rationale__heading">{inline(block.title)}</{tag}>'
         return (
             f'\n<div class="rationale">\n  {title}\n  {_paragraphs_html(block.text)}\n'
             f"  {_bullets_html(block.bullets)}\n</div>\n"
