@@ -376,11 +376,22 @@ def test_an_appraisal_keeps_its_rationale_tables_and_research_headings():
     assert research == [("research", "1", "Biomarkers"), ("research", "4.1", "")]
 
 
-def test_two_chapters_with_one_heading_are_refused():
+def test_a_chapter_heading_printed_twice_is_kept_as_a_heading_or_refused_when_strict():
     text = "# T\n\nReference: TA1\n\n# 1 Recommendations\n\n1.1 A.\n\n# 1 Recommendations\n"
-    result = import_guidance_text(text, path="twice.md")
+    result = import_guidance_text(text, path="twice.md", strict=True)
     assert "same heading as an earlier chapter" in str(result.error)
     assert result.error.line == 9
+
+    result = import_guidance_text(text, path="twice.md")
+    assert result.warning_lines() == [
+        "twice.md, line 9: chapter '1 Recommendations' has the same heading as an earlier "
+        "chapter; kept as a heading in the chapter"
+    ]
+    (chapter,) = Chapter.objects.filter(guidance__reference="TA1")
+    assert [(b.kind, b.text) for b in chapter.blocks.all()] == [
+        ("recommendation", "A."),
+        ("heading", "1 Recommendations"),
+    ]
 
 
 def test_a_document_under_a_reference_it_has_left_is_refused(tmp_path):

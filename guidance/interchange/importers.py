@@ -640,14 +640,17 @@ class DocumentParser:
             self._sub_heading(element, numbered, sub_numbered)
             return
         number, title = (numbered.group(1), numbered.group(2)) if numbered else ("", element.text)
-        self.chapter = ParsedChapter(number, title.strip(), element.line, element.level)
-        taken = {c.slug for c in self.doc.chapters}
-        if self.chapter.slug in taken:
-            raise InvalidDocument(
-                f"chapter {element.text!r} has the same heading as an earlier chapter",
-                element.line,
-            )
-        self.doc.chapters.append(self.chapter)
+        chapter = ParsedChapter(number, title.strip(), element.line, element.level)
+        if chapter.slug in {c.slug for c in self.doc.chapters}:
+            message = f"chapter {element.text!r} has the same heading as an earlier chapter"
+            if self.strict or self.section != "chapter":
+                raise InvalidDocument(message, element.line)
+            # Often a heading printed twice; two chapters cannot share one address.
+            self.warnings.append((element.line, f"{message}; kept as a heading in the chapter"))
+            self._add_block(ParsedBlock(Block.Kind.HEADING, element.line, text=element.text))
+            return
+        self.chapter = chapter
+        self.doc.chapters.append(chapter)
         self.section = "chapter"
 
     def _is_sub_heading(self, element, numbered, sub_numbered):
