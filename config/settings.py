@@ -256,3 +256,22 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+
+def env_positive_int(name, default):
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a positive whole number.")
+    return number
+
+
+# import_guidance refuses a file larger than this (bytes), and a paragraph longer than this
+# (characters): NICE's longest guideline is about 1 MB of text, its longest table under 50,000.
+GUIDANCE_IMPORT_MAX_BYTES = env_positive_int("GUIDANCE_IMPORT_MAX_BYTES", 10_000_000)
+GUIDANCE_IMPORT_MAX_PARAGRAPH = env_positive_int("GUIDANCE_IMPORT_MAX_PARAGRAPH", 50_000)

@@ -11,6 +11,7 @@ import uuid
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import ProtectedError, Q
 from django.db.models.expressions import RawSQL
@@ -471,6 +472,30 @@ class Guidance(models.Model):
         max_length=5, choices=DatePrecision, default=DatePrecision.MONTH
     )
     isbn = models.CharField(_("ISBN"), max_length=20, blank=True)
+    review_decision_on = models.DateField(
+        _("review decision date"),
+        null=True,
+        blank=True,
+        help_text=_("As the overview states it: 'Review decision date: March 2027'."),
+    )
+    # Blank when there is no date, so that history rows written before these columns existed
+    # keep their hashes (see ledger._hash_content).
+    review_decision_precision = models.CharField(max_length=5, choices=DatePrecision, blank=True)
+    last_reviewed_on = models.DateField(
+        _("last reviewed"),
+        null=True,
+        blank=True,
+        help_text=_("As the overview states it: 'Last reviewed: 4 June 2024'."),
+    )
+    last_reviewed_precision = models.CharField(max_length=5, choices=DatePrecision, blank=True)
+    notices = models.TextField(
+        _("notices"),
+        blank=True,
+        help_text=_(
+            "Notices shown under the title, one paragraph each, dated as published, e.g. "
+            "'November 2021: We added a definition of sepsis to recommendation 1.2.2.'"
+        ),
+    )
     minor_changes_heading = models.CharField(
         max_length=100,
         default="Minor changes since publication",
@@ -506,6 +531,13 @@ class Guidance(models.Model):
     def get_absolute_url(self):
         return page_url("guidance:overview", self.reference.lower())
 
+    def clean(self):
+        for name in ("review_decision", "last_reviewed"):
+            if getattr(self, f"{name}_on") and not getattr(self, f"{name}_precision"):
+                raise ValidationError(
+                    {f"{name}_precision": _("Say how precisely the date is known.")}
+                )
+
     def get_history_url(self):
         return page_url("guidance:history", self.reference.lower())
 
@@ -523,6 +555,18 @@ class Guidance(models.Model):
     @property
     def last_updated_display(self):
         return format_date(self.last_updated_on, self.last_updated_precision)
+
+    @property
+    def review_decision_display(self):
+        return format_date(self.review_decision_on, self.review_decision_precision)
+
+    @property
+    def last_reviewed_display(self):
+        return format_date(self.last_reviewed_on, self.last_reviewed_precision)
+
+    @property
+    def notice_paragraphs(self):
+        return [part.strip() for part in self.notices.split("\n\n") if part.strip()]
 
     def delete(self, *args, **kwargs):
         if self.was_ever_published():
@@ -779,6 +823,8 @@ class RecommendationCategory(models.TextChoices):
     RECOMMENDED = "recommended", _("recommended")
     OPTIMISED = "optimised", _("optimised")
     NOT_RECOMMENDED = "not recommended", _("not recommended")
+    # Medical technologies, diagnostics and evidence summaries
+    FURTHER_RESEARCH = "further research recommended", _("further research recommended")
     # Guidelines: strength shown by the verb
     OFFER = "offer", _("offer (strong)")
     CONSIDER = "consider", _("consider")
@@ -789,13 +835,14 @@ block_history = tracked_history()
 
 
 class Block(models.Model):
-    """One piece of a chapter, in order: sub-heading, paragraph, recommendation or rationale."""
+    """One piece of a chapter in order: heading, paragraph, recommendation, rationale, research."""
 
     class Kind(models.TextChoices):
         HEADING = "heading", _("sub-heading")
         PARAGRAPH = "paragraph", _("paragraph")
         RECOMMENDATION = "recommendation", _("recommendation")
         RATIONALE = "rationale", _("rationale")
+        RESEARCH = "research", _("research recommendation")
 
     guidance = models.ForeignKey(Guidance, on_delete=models.CASCADE, related_name="blocks")
     chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="blocks")
@@ -810,7 +857,16 @@ class Block(models.Model):
         max_length=500,
         blank=True,
         help_text=_(
-            "For a rationale: its heading, e.g. 'Why the committee made these recommendations'."
+            "For a rationale or a research recommendation: its heading, e.g. 'Why the "
+            "committee made these recommendations'."
+        ),
+    )
+    level = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "For a heading, rationale or research recommendation: 1 directly under the chapter "
+            "heading, 2 under a level 1 heading, and so on."
         ),
     )
     text = models.TextField(blank=True)

@@ -1,3 +1,4 @@
+import datetime
 import json
 import re
 from pathlib import Path
@@ -5,6 +6,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from guidance import models
+from guidance.editorial.services import migrate_guidance
+from guidance.history import recording
+from guidance.interchange.exporters import EXPORTED_FIELDS, export_json, load_document
 from guidance.interchange.importers import import_guidance_file
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +81,7 @@ def test_the_json_record_carries_the_public_contract(capsys):
         "type": "heading",
         "number": None,
         "text": "The condition",
+        "level": 1,
     }
     assert record["update_information"] == [
         {
@@ -96,6 +102,7 @@ def test_a_stub_exports_as_what_the_notice_said(capsys):
     assert record["relations"][0]["label"] == "is replaced by"
     text = export("ipg346", "text", capsys)
     assert "This guidance has been updated and replaced by NICE interventional procedure" in text
+    assert "# Guidance" not in text  # no chapter the document does not have
 
 
 def test_exporting_an_unknown_reference_says_so():
@@ -105,3 +112,69 @@ def test_exporting_an_unknown_reference_says_so():
         call_command("export_guidance", "HTG9999")
     with pytest.raises(CommandError, match="is not a guidance reference"):
         call_command("export_guidance", "not a ref")
+
+
+def test_a_migration_is_exported_as_a_migration_never_as_a_replacement(capsys):
+    import_guidance_file(SAMPLES / "mtg1.md")
+    mtg1 = models.Guidance.objects.get(reference="MTG1")
+    migrate_guidance(
+        guidance=mtg1,
+        new_reference="HTG999",
+        month=datetime.date(2025, 12, 1),
+        user=None,
+        reason="HealthTech migration",
+    )
+
+    text = export("HTG999", "text", capsys)
+    assert "Medical technologies guidance 1 has been migrated to HealthTech guidance 999" in text
+    assert "replaces" not in text
+    old = export("MTG1", "text", capsys)
+    assert "has been migrated to HealthTech guidance 999" in old
+
+
+def test_a_relation_recorded_without_words_is_exported_in_plain_ones(capsys):
+    import_guidance_file(SAMPLES / "mtg1.md")
+    mtg1 = models.Guidance.objects.get(reference="MTG1")
+    with recording(reason="Editor records a migration"):
+        htg = models.Guidance.objects.create(
+            reference="HTG7", programme=models.Programme.objects.get(code="HTG"), number=7
+        )
+        models.Relation.objects.create(source=mtg1, type="migrated-to", target=htg)
+    assert "MTG1 has been migrated to HTG7." in export("HTG7", "text", capsys)
+    assert "MTG1 has been migrated to HTG7." in export("MTG1", "text", capsys)
+
+
+def test_facts_a_document_does_not_state_are_null(capsys):
+    import_guidance_file(SAMPLES / "ipg346.md")
+    record = json.loads(export("IPG346", "json", capsys))
+    assert [record[key] for key in ("title", "summary", "isbn", "status_explanation")] == [None] * 4
+    assert [record[key] for key in ("published", "last_updated", "review_decision")] == [None] * 3
+    assert record["notices"] == [] and record["chapters"] == []
+
+
+@pytest.mark.parametrize(
+    "model",
+    [models.Guidance, models.Chapter, models.Block, models.UpdateEntry, models.Relation],
+    ids=lambda model: model.__name__,
+)
+def test_the_json_record_carries_every_field_of_the_model(model, capsys):
+    """Adding a field to a document's models means saying where the export carries it."""
+    import_guidance_file(SAMPLES.parent.parent / "tests" / "documents" / "ng_shape.md")
+    record = export_json(load_document("NG220"))
+    keys = {
+        "Guidance": set(record),
+        "Chapter": {key for chapter in record["chapters"] for key in chapter},
+        "Block": {key for c in record["chapters"] for block in c["blocks"] for key in block},
+        "UpdateEntry": {key for entry in record["update_information"] for key in entry},
+        "Relation": {key for relation in record["relations"] for key in relation},
+    }[model.__name__]
+    places = EXPORTED_FIELDS[model.__name__]
+    for field in model._meta.concrete_fields:
+        assert field.name in places, (
+            f"{model.__name__}.{field.name} is not in the export: add it to export_json and "
+            "EXPORTED_FIELDS"
+        )
+        if places[field.name]:
+            assert places[field.name] in keys, (
+                f"{model.__name__}.{field.name}: no key {places[field.name]!r} in the export"
+            )

@@ -13,6 +13,7 @@ from guidance.models import (
     Chapter,
     Guidance,
     GuidanceStatus,
+    Programme,
     Relation,
     RelationType,
     UpdateEntry,
@@ -228,7 +229,7 @@ def test_a_paragraph_renumbered_in_a_new_edition_is_replaced_not_duplicated(tmp_
         ("Just some notes about guidance.\n", 1, "expected the title as a heading"),
         ("# A title\n\nHealthTech guidance\n", 1, "no reference found"),
         ("# A title\n\nReference: HTG-X1\n", 3, "is not a guidance reference"),
-        ("# A title\n\nReference: ZZZ1\n", 1, "unknown programme prefix 'ZZZ'"),
+        ("# A title\n\nReference: ZZZ1\n", 1, "unknown programme prefix 'ZZZ' in reference"),
         (
             "# A title\n\nReference: HTG1  \nPublished: 31 Februar 2019\n",
             4,
@@ -242,8 +243,10 @@ def test_a_paragraph_renumbered_in_a_new_edition_is_replaced_not_duplicated(tmp_
         ("# A title\n\nReference: HTG1\n\nISBN: 978-1-4731-8875-5\n", 5, "not a valid ISBN"),
     ],
 )
-def test_bad_input_is_refused_with_the_file_line_and_what_was_expected(text, line, expected):
-    result = import_guidance_text(text, path="bad.md")
+def test_strict_import_refuses_bad_input_with_the_file_line_and_what_was_expected(
+    text, line, expected
+):
+    result = import_guidance_text(text, path="bad.md", strict=True)
     assert result.error is not None
     assert result.error.line == line
     assert expected in str(result.error)
@@ -266,9 +269,55 @@ def test_a_failure_late_in_a_file_leaves_nothing_of_that_file(monkeypatch):
     assert history_row_count() == rows
 
 
+def test_without_strict_odd_lines_are_kept_as_plain_text_and_reported_by_line():
+    text = (
+        "# A title\n\nReference: HTG1  \nPublished: 31 Februar 2019\n\n"
+        "# 1 Recommendations\n\n1.1 One.\n\n1.1 Again.\n\nISBN: 978-1-4731-8875-5\n"
+    )
+    result = import_guidance_text(text, path="odd.md")
+    assert result.error is None
+    assert result.warning_lines() == [
+        "odd.md, line 4: '31 Februar 2019' is not a date (expected e.g. '30 January 2019' or "
+        "'January 2019'); kept as plain text",
+        "odd.md, line 10: paragraph number 1.1 appears twice in chapter '1 Recommendations'; "
+        "kept as plain text",
+        "odd.md, line 12: '978-1-4731-8875-5' is not a valid ISBN (check digit or length); "
+        "kept as plain text",
+    ]
+    htg1 = Guidance.objects.get(reference="HTG1")
+    assert htg1.published_on is None and htg1.isbn == ""
+    assert htg1.summary == "Published: 31 Februar 2019"
+    blocks = [(b.kind, b.number, b.text) for b in htg1.blocks.all()]
+    assert blocks == [
+        ("recommendation", "1.1", "One."),
+        ("paragraph", "", "1.1 Again."),
+        ("paragraph", "", "ISBN: 978-1-4731-8875-5"),
+    ]
+
+
+def test_an_unknown_well_formed_prefix_becomes_a_programme_named_by_the_document():
+    text = "# A briefing\n\nNICE pathway briefing  \nReference: NPB7\n\n# Summary\n\nWords.\n"
+    result = import_guidance_text(text, path="npb7.md")
+    assert result.error is None
+    (warning,) = result.warning_lines()
+    assert warning.startswith("npb7.md, line 1: unknown programme prefix 'NPB' in reference")
+    assert "programme NPB ('NICE pathway briefing') created" in warning
+    programme = Guidance.objects.get(reference="NPB7").programme
+    assert (programme.code, programme.name) == ("NPB", "NICE pathway briefing")
+    assert programme.history.get().history_change_reason == "Imported from npb7.md"
+
+
+def test_nice_programmes_past_and_present_are_known():
+    known = set(Programme.objects.values_list("code", flat=True))
+    assert {
+        *("IPG", "HTG", "MTG", "DG", "TA", "HST", "NG", "CG", "PH", "SC", "QS", "ES"),
+        *("ESNM", "ESUOM", "ESMPB", "KTT", "MIB", "MPG", "CSG"),
+    } <= known
+
+
 def test_the_command_reports_every_file_and_exits_non_zero_if_any_failed(tmp_path, capsys):
     bad = tmp_path / "bad.md"
-    bad.write_text("# Title\n\nReference: HTG1  \nPublished: sometime\n")
+    bad.write_text("Some notes, not a document.\n\nReference: HTG1\n")
     good = tmp_path / "mtg1.md"
     shutil.copy(SAMPLES / "mtg1.md", good)
 
@@ -276,7 +325,7 @@ def test_the_command_reports_every_file_and_exits_non_zero_if_any_failed(tmp_pat
         call_command("import_guidance", str(bad), str(good))
 
     captured = capsys.readouterr()
-    assert "bad.md, line 4: 'sometime' is not a date" in captured.err
+    assert "bad.md, line 1: not a guidance document: expected the title" in captured.err
     assert "MTG1: created" in captured.out
     assert Guidance.objects.filter(reference="MTG1").exists()
 
@@ -323,15 +372,26 @@ def test_an_appraisal_keeps_its_rationale_tables_and_research_headings():
     assert rationale.chapter.number == "1"  # a rationale heading never starts a chapter
     table = ta.blocks.get(text__startswith="| Dose")
     assert table.text.splitlines()[2] == "| 200 mg | £5,260 |"
-    research = ta.chapters.get(number="4").blocks.first()
-    assert (research.kind, research.text) == ("heading", "1 Biomarkers")
+    research = [(b.kind, b.number, b.title) for b in ta.chapters.get(number="4").blocks.all()]
+    assert research == [("research", "1", "Biomarkers"), ("research", "4.1", "")]
 
 
-def test_two_chapters_with_one_heading_are_refused():
+def test_a_chapter_heading_printed_twice_is_kept_as_a_heading_or_refused_when_strict():
     text = "# T\n\nReference: TA1\n\n# 1 Recommendations\n\n1.1 A.\n\n# 1 Recommendations\n"
-    result = import_guidance_text(text, path="twice.md")
+    result = import_guidance_text(text, path="twice.md", strict=True)
     assert "same heading as an earlier chapter" in str(result.error)
     assert result.error.line == 9
+
+    result = import_guidance_text(text, path="twice.md")
+    assert result.warning_lines() == [
+        "twice.md, line 9: chapter '1 Recommendations' has the same heading as an earlier "
+        "chapter; kept as a heading in the chapter"
+    ]
+    (chapter,) = Chapter.objects.filter(guidance__reference="TA1")
+    assert [(b.kind, b.text) for b in chapter.blocks.all()] == [
+        ("recommendation", "A."),
+        ("heading", "1 Recommendations"),
+    ]
 
 
 def test_a_document_under_a_reference_it_has_left_is_refused(tmp_path):
@@ -345,10 +405,12 @@ def test_a_document_under_a_reference_it_has_left_is_refused(tmp_path):
     assert Guidance.objects.get(reference="IPG640").is_stub
 
 
-def test_more_than_one_unexplained_line_under_the_title_is_refused():
+def test_more_overview_text_under_the_title_is_kept_and_reported():
     text = "# T\n\nReference: TA1\n\nA summary.\n\nAnd then something else.\n"
     result = import_guidance_text(text, path="odd.md")
-    assert "unexpected text before the first chapter: 'And then something else.'" in str(
-        result.error
+    assert result.warning_lines() == ["odd.md, line 7: kept as plain text in the overview"]
+    assert Guidance.objects.get(reference="TA1").summary == "A summary.\n\nAnd then something else."
+    strict = import_guidance_text(text.replace("TA1", "TA2"), path="odd.md", strict=True)
+    assert str(strict.error) == (
+        "odd.md, line 7: unexpected text before the first chapter: 'And then something else.'"
     )
-    assert result.error.line == 7

@@ -163,7 +163,7 @@ class ParagraphInline(admin.TabularInline):
     model = Block
     fk_name = "guidance"
     formset = forms.ChapterChoiceInlineFormSet
-    fields = ("chapter", "position", "kind", "number", "title", "text", "bullets")
+    fields = ("chapter", "position", "kind", "number", "level", "title", "text", "bullets")
     extra = 0
     verbose_name = _("paragraph")
     verbose_name_plural = _("paragraphs, sub-headings and rationales")
@@ -253,7 +253,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
         (_("Edition"), {"fields": ("isbn", "minor_changes_heading", "is_stub")}),
     )
     change_fieldsets = (
-        (None, {"fields": ("reference", "title", "summary", "programme", "number")}),
+        (None, {"fields": ("reference", "title", "summary", "notices", "programme", "number")}),
         (
             _("Status and relations"),
             {
@@ -269,6 +269,8 @@ class GuidanceAdmin(RecordedChangeAdmin):
                 "fields": (
                     ("published_on", "published_precision"),
                     ("last_updated_on", "last_updated_precision"),
+                    ("last_reviewed_on", "last_reviewed_precision"),
+                    ("review_decision_on", "review_decision_precision"),
                 )
             },
         ),

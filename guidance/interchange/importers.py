@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, transaction
 
 from ..history import bulk_create_with_history, recording, set_change_guidance
 from ..models import (
@@ -69,6 +70,7 @@ class ParsedBlock:
     text: str = ""
     bullets: list = field(default_factory=list)
     category: str = ""
+    level: int | None = None
 
 
 @dataclass
@@ -82,6 +84,10 @@ class ParsedChapter:
     @property
     def slug(self):
         return chapter_slug(self.number, self.title)
+
+    @property
+    def is_research(self):
+        return bool(RESEARCH_CHAPTER.search(self.title))
 
 
 @dataclass
@@ -116,6 +122,11 @@ class ParsedDocument:
     published_precision: str = DatePrecision.DAY
     last_updated_on: datetime.date | None = None
     last_updated_precision: str = DatePrecision.MONTH
+    review_decision_on: datetime.date | None = None
+    review_decision_precision: str = ""
+    last_reviewed_on: datetime.date | None = None
+    last_reviewed_precision: str = ""
+    notices: list = field(default_factory=list)  # paragraphs, as published
     isbn: str = ""
     responsibility: list = field(default_factory=list)
     chapters: list = field(default_factory=list)
@@ -123,10 +134,20 @@ class ParsedDocument:
     minor_changes_heading: str = ""
     endorsements: list = field(default_factory=list)  # (organisation, statement)
     relations: list = field(default_factory=list)
+    new_programmes: dict = field(default_factory=dict)  # prefix -> name, for unknown prefixes
 
     @property
     def is_stub(self):
-        return not self.chapters and not self.title
+        """Only a reference and notices about it: what NICE shows at a replaced reference."""
+        return not (
+            self.title
+            or self.status_explanation
+            or self.chapters
+            or self.summary
+            or self.published_on
+            or self.isbn
+            or self.updates
+        )
 
     @property
     def referenced(self):
@@ -151,11 +172,34 @@ class Element:
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 BULLET = re.compile(r"^\s*[-*•]\s+(.*)$")
 COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+# Characters no text document holds (tab, line ends and form feed are allowed).
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
 def strip_comments(text):
     """Remove HTML comments but keep their line breaks, so that line numbers stay true."""
     return COMMENT.sub(lambda match: "\n" * match.group(0).count("\n"), text)
+
+
+def check_text(text, *, max_paragraph=None):
+    """Refuse text that is not a document: control characters, or a paragraph past the limit."""
+    if control := CONTROL.search(text):
+        line = text.count("\n", 0, control.start()) + 1
+        name = "a NUL byte" if control.group() == "\0" else f"control character {control.group()!r}"
+        raise InvalidDocument(f"{name}: this is not a text document", line)
+    max_paragraph = max_paragraph or settings.GUIDANCE_IMPORT_MAX_PARAGRAPH
+    start, length, number = 1, 0, 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            length += len(line)
+            if length > max_paragraph:
+                raise InvalidDocument(
+                    f"a paragraph longer than {max_paragraph:,} characters "
+                    "(GUIDANCE_IMPORT_MAX_PARAGRAPH)",
+                    start,
+                )
+        else:
+            start, length = number + 1, 0
 
 
 def read_elements(text):
@@ -203,13 +247,14 @@ def read_elements(text):
 
 MONTHS = {name.lower(): index for index, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): index for index, name in enumerate(calendar.month_abbr) if name})
-DATE_TEXT = r"(?:\d{1,2}\s+)?[A-Za-z]+\s+\d{4}|\d{4}"
+MONTHS["sept"] = 9
+DATE_TEXT = r"(?:\d{1,2}\s+)?[A-Za-z]+\.?,?\s+\d{4}|\d{4}"
 
 
 def parse_date(text, line):
     """Parse '30 January 2019', 'January 2019' or '2019', keeping the precision."""
     value = text.strip().rstrip(".").strip()
-    parts = value.split()
+    parts = value.replace(",", " ").replace(".", " ").split()
     try:
         if len(parts) == 3:
             day, month, year = int(parts[0]), MONTHS[parts[1].lower()], int(parts[2])
@@ -225,34 +270,58 @@ def parse_date(text, line):
     )
 
 
+def is_later(date, precision, than, than_precision):
+    """Whether a date is after another, compared only as precisely as both are known."""
+    coarsest = max(
+        (precision, than_precision),
+        key=[DatePrecision.DAY, DatePrecision.MONTH, DatePrecision.YEAR].index,
+    )
+    length = {DatePrecision.DAY: 3, DatePrecision.MONTH: 2, DatePrecision.YEAR: 1}[coarsest]
+    return date.timetuple()[:length] > than.timetuple()[:length]
+
+
+def plain(text):
+    """Text as notices are matched: links as their words, non-breaking spaces as spaces."""
+    text = MARKDOWN_LINK.sub(r"\1", text).replace("**", "")
+    return re.sub(r"[\u00a0\u2007\u202f]", " ", text)
+
+
 def _normalise_words(text):
-    words = re.sub(r"[^a-z ]", " ", text.lower()).split()
+    words = re.sub(r"[^a-z ]", " ", plain(text).lower()).split()
     return [word.rstrip("s") for word in words if word != "nice"]
 
 
 class ReferenceFinder:
     """Map how notices name guidance ('NICE interventional procedure guidance 508',
-    'NICE guideline NG203', 'HealthTech guidance 355') to references."""
+    'NICE guideline NG203', 'NICE technology appraisal 85') to references."""
 
     def __init__(self):
         self.programmes = {p.code: p for p in Programme.objects.all()}
-        self.names = sorted(
-            ((_normalise_words(p.name), p.code) for p in self.programmes.values()),
-            key=lambda item: -len(item[0]),
-        )
+        names = []
+        for programme in self.programmes.values():
+            words = _normalise_words(programme.name)
+            names.append((words, programme.code))
+            # NICE names a programme with or without its last word ('technology appraisal
+            # guidance 85', 'technology appraisal 85'), and older notices say 'guidance' where
+            # the programme now says 'guideline' ('public health guidance 5').
+            if words[-1] in ("guidance", "guideline") and len(words) > 1:
+                names.append((words[:-1], programme.code))
+                other = "guideline" if words[-1] == "guidance" else "guidance"
+                names.append(([*words[:-1], other], programme.code))
+        self.names = sorted(names, key=lambda item: -len(item[0]))
 
-    def programme(self, reference, line):
-        try:
-            prefix, number = split_reference(reference)
-        except MalformedReference as error:
-            raise InvalidDocument(str(error), line) from None
-        if prefix not in self.programmes:
-            raise InvalidDocument(
-                f"unknown programme prefix {prefix!r} in reference {reference!r} "
-                f"(known: {', '.join(sorted(self.programmes))})",
-                line,
-            )
-        return self.programmes[prefix], number
+    def known(self, prefix):
+        # Created by an earlier file of the same run, or by an editor meanwhile.
+        if prefix not in self.programmes and (
+            programme := Programme.objects.filter(code=prefix).first()
+        ):
+            self.programmes[prefix] = programme
+        return prefix in self.programmes
+
+    def programme_code(self, text):
+        """The programme a line names exactly, e.g. 'Technology appraisal guidance'."""
+        words = _normalise_words(text)
+        return next((code for name_words, code in self.names if words == name_words), None)
 
     def code_for_name(self, name):
         words = _normalise_words(name)
@@ -261,11 +330,11 @@ class ReferenceFinder:
                 return code
         return None
 
-    def find(self, phrase, line):
+    def find(self, phrase):
         """Every reference a phrase names, in order."""
         found = []
         pattern = r"\b([A-Z]{1,6})\s?(\d{1,5})\b|([A-Za-z][A-Za-z ]*?)\s+(\d{1,5})\b"
-        for match in re.finditer(pattern, phrase):
+        for match in re.finditer(pattern, plain(phrase)):
             if match.group(1) and match.group(1) in self.programmes:
                 reference = f"{match.group(1)}{int(match.group(2))}"
             elif match.group(3) and (code := self.code_for_name(match.group(3))):
@@ -274,8 +343,6 @@ class ReferenceFinder:
                 continue
             if reference not in found:
                 found.append(reference)
-        if not found:
-            raise InvalidDocument(f"cannot tell which guidance {phrase!r} names", line)
         return found
 
 
@@ -283,7 +350,10 @@ CATEGORY_RULES = {
     # Order matters: the first pattern that matches decides.
     Programme.Vocabulary.INTERVENTIONAL: [
         (r"should not be used|must not be used|should not be done", "DO_NOT_USE"),
-        (r"only (?:be used |be done )?in (?:the context of )?research", "ONLY_IN_RESEARCH"),
+        (
+            r"only (?:be used |be done |for use )?in (?:the context of )?(?:research|a trial)",
+            "ONLY_IN_RESEARCH",
+        ),
         (r"special arrangements", "SPECIAL_ARRANGEMENTS"),
         (r"standard arrangements", "STANDARD_ARRANGEMENTS"),
     ],
@@ -297,9 +367,14 @@ CATEGORY_RULES = {
         (r"case for adopting .* is partially supported", "CASE_PARTIALLY_SUPPORTED"),
         (r"case for adopting .* is not supported", "CASE_NOT_SUPPORTED"),
         (r"case for adopting .* is supported", "CASE_SUPPORTED"),
+        (r"^further research is recommended|^research is recommended", "FURTHER_RESEARCH"),
     ],
     Programme.Vocabulary.APPRAISAL: [
-        (r"only in research", "ONLY_IN_RESEARCH"),
+        (
+            r"only in (?:the context of )?research|only for use in research|in research only",
+            "ONLY_IN_RESEARCH",
+        ),
+        (r"^further research is recommended", "FURTHER_RESEARCH"),
         (r"\bis not recommended|\bare not recommended", "NOT_RECOMMENDED"),
         (r"\bis recommended .*\bonly if\b|\bare recommended .*\bonly if\b", "OPTIMISED"),
         (r"\bis recommended|\bare recommended", "RECOMMENDED"),
@@ -325,34 +400,68 @@ def classify_recommendation(text, vocabulary):
 
 NUMBERED_CHAPTER = re.compile(r"^(\d{1,2})\.?\s+(\S.*)$")
 NUMBERED_PARAGRAPH = re.compile(r"^(\d{1,2}(?:\.\d{1,3})+)\.?\s+(\S.*)$")
+BARE_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,3})+)\.?$")
 ISBN = re.compile(r"^ISBN:?\s*([0-9][0-9 -]{8,16}[0-9Xx])\s*\.?$")
-PUBLISHED = re.compile(r"^Published:?\s+(.+)$", re.IGNORECASE)
+PUBLISHED = re.compile(
+    r"^(?:Published|Publication date|Published date|Date issued|Issued|Issue date):?\s+(.+)$",
+    re.IGNORECASE,
+)
 LAST_UPDATED = re.compile(r"^Last updated:?\s+(.+)$", re.IGNORECASE)
+REVIEW_DECISION = re.compile(r"^Review decision(?: date)?:?\s+(.+)$", re.IGNORECASE)
+LAST_REVIEWED = re.compile(r"^Last reviewed:?\s+(.+)$", re.IGNORECASE)
+DATED_NOTICE = re.compile(rf"^({DATE_TEXT}):\s+(\S.*)$", re.DOTALL)
 REFERENCE_LINE = re.compile(r"^Reference(?: number)?:?\s+(\S+)$", re.IGNORECASE)
-GUIDANCE_URL = re.compile(r"nice\.org\.uk/guidance/([A-Za-z]{1,8}\d{1,6})\b", re.IGNORECASE)
+GUIDANCE_URL = re.compile(
+    r"^\[?(?:https?://)?(?:www\.)?nice\.org\.uk/(?:guidance|advice)/([A-Za-z]{1,8}\d{1,6})/?\]?"
+    r"(?:\([^)\s]*\))?$",
+    re.IGNORECASE,
+)
 MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+# 'This guidance', 'This guideline', 'This clinical guideline', 'This technology appraisal
+# guidance', 'This NICE guideline', 'This quality standard', 'This evidence summary' …
+THIS_DOCUMENT = (
+    r"This (?:[\w-]+ ){0,3}?(?:guidance|guideline|standard|appraisal|briefing|summary|evaluation)"
+)
 REPLACES = re.compile(
-    r"^This (?:guidance|guideline|standard|appraisal|briefing) (?:updates and )?"
-    r"(partially )?replaces (.+?)\.?$",
+    rf"(?:^|(?<=[.:] )){THIS_DOCUMENT} (?:updates and )?(partially )?replaces "
+    r"([^.]+?)(?:\.(?=\s|$)|$)",
     re.IGNORECASE,
 )
 REPLACED_BY = re.compile(
-    r"^This (?:guidance|guideline|standard|appraisal|briefing) (?:has been |is |was )?"
-    r"(?:updated and )?(partially )?replaced by (.+?)\.?$",
+    rf"^{THIS_DOCUMENT} (?:has been |is |was )?(?:updated and )?(partially )?replaced by (.+?)\.?$",
     re.IGNORECASE,
 )
+BASED_ON = re.compile(rf"^{THIS_DOCUMENT} is (the basis of|based on) (.+?)\.?$", re.IGNORECASE)
 WITHDRAWN = re.compile(
-    r"^(?:This (?:guidance|guideline|standard|appraisal|briefing) (?:has been|was|is) )"
+    rf"^(?:{THIS_DOCUMENT} (?:has been|was|is|have been) |NICE has )"
     r"(temporarily withdrawn|withdrawn|retired)\b",
     re.IGNORECASE,
 )
-MIGRATED = re.compile(r"^(.+?) has been migrated to (.+?)\.(?:\s|$)", re.IGNORECASE)
+TERMINATED = re.compile(
+    r"\bNICE is unable to make a recommendation\b|\bterminated appraisal\b|"
+    r"\b(?:appraisal|evaluation) (?:was|has been|is) (?:initially )?terminated\b",
+    re.IGNORECASE,
+)
+NOT_GUIDANCE = re.compile(r"\bis not NICE guidance\b", re.IGNORECASE)
+MIGRATED = re.compile(r"^(.+?) (?:has been|was) migrated to (.+?)\.(?:\s|$)", re.IGNORECASE)
 ENDORSED = re.compile(r"has been endorsed by (.+?)\.?$", re.IGNORECASE)
-UPDATE_ENTRY = re.compile(rf"^(?:\*\*)?({DATE_TEXT})\s*:?\s*(?:\*\*)?\s*:?\s*(.*)$")
-MINOR_HEADING = re.compile(r"^(?:\*\*)?(minor changes (?:since|after) publication)(?:\*\*)?$", re.I)
+UPDATE_ENTRY = re.compile(rf"^(?:\*\*)?({DATE_TEXT})\s*:?\s*(?:\*\*)?\s*:?\s*(.*)$", re.DOTALL)
+MINOR_HEADING = re.compile(
+    r"^(?:\*\*)?(minor (?:changes|updates) (?:since|after) publication)(?:\*\*)?$", re.I
+)
+MAJOR_HEADING = re.compile(
+    r"^(?:\*\*)?(?:major )?(?:changes|updates) (?:since|after) publication(?:\*\*)?$", re.I
+)
 RATIONALE_HEADING = re.compile(
     r"^(why the committee made (?:the|these) recommendations?|"
     r"how the recommendations? might affect (?:practice|services)|rationale)$",
+    re.IGNORECASE,
+)
+RESEARCH_CHAPTER = re.compile(r"research recommendations|recommendations for research", re.I)
+# Headings of a research chapter that are not research recommendations themselves.
+RESEARCH_GROUP = re.compile(
+    r"^(?:why this is important|(?:key |other )?(?:research recommendations|"
+    r"recommendations for (?:further )?research))$",
     re.IGNORECASE,
 )
 SPECIAL_SECTIONS = {
@@ -365,14 +474,18 @@ SPECIAL_SECTIONS = {
 
 
 class DocumentParser:
-    def __init__(self, text, finder=None):
+    def __init__(self, text, finder=None, *, strict=False):
         self.elements = read_elements(text)
         self.finder = finder or ReferenceFinder()
+        self.strict = strict
+        self.warnings = []  # (line, message): lines kept as plain text
         self.doc = ParsedDocument()
         self.section = "front"
         self.chapter = None
         self.update_kind = ChangeKind.MAJOR
-        self.notices = []  # outside chapters; read once the reference is known
+        self.pending_number = None  # an NG recommendation number printed on a line of its own
+        self.summary_line = None
+        self.notices = []  # relation and status notices; read once the reference is known
 
     def parse(self):
         if not self.elements or self.elements[0].kind != "heading":
@@ -389,7 +502,29 @@ class DocumentParser:
         self._finish()
         return self.doc
 
-    # -- the title block
+    def _odd(self, element, message):
+        """A line not understood: refused under --strict, else kept as plain text and reported."""
+        if self.strict:
+            raise InvalidDocument(message, element.line)
+        self.warnings.append((element.line, f"{message}; kept as plain text"))
+        if self.section == "chapter" and self.chapter is not None:
+            self.chapter.blocks.append(
+                ParsedBlock(Block.Kind.PARAGRAPH, element.line, text=element.text)
+            )
+        elif self.section == "front":
+            self._overview_text(element, reported=True)
+        else:
+            self.doc.notices.append(element.text)
+
+    def _date(self, text, element):
+        """A date, or None (reported) when the text is not one."""
+        try:
+            return parse_date(text, element.line)
+        except InvalidDocument as error:
+            self._odd(element, error.message)
+            return None, ""
+
+    # -- the title block and overview
 
     def _title(self, element):
         try:
@@ -401,24 +536,75 @@ class DocumentParser:
 
     def _front_matter(self, element):
         text = element.text
-        if published := PUBLISHED.match(text):
-            self.doc.published_on, self.doc.published_precision = parse_date(
-                published.group(1), element.line
+        if element.kind == "item":
+            self._overview_text(element)
+        elif published := PUBLISHED.match(text):
+            self._title_block(element)
+            self.doc.published_on, self.doc.published_precision = self._date(
+                published.group(1), element
             )
         elif updated := LAST_UPDATED.match(text):
-            self.doc.last_updated_on, self.doc.last_updated_precision = parse_date(
-                updated.group(1), element.line
+            self.doc.last_updated_on, self.doc.last_updated_precision = self._date(
+                updated.group(1), element
+            )
+        elif review := REVIEW_DECISION.match(text):
+            self.doc.review_decision_on, self.doc.review_decision_precision = self._date(
+                review.group(1), element
+            )
+        elif reviewed := LAST_REVIEWED.match(text):
+            self.doc.last_reviewed_on, self.doc.last_reviewed_precision = self._date(
+                reviewed.group(1), element
             )
         elif reference := REFERENCE_LINE.match(text):
+            self._title_block(element)
             self._set_reference(reference.group(1), element.line)
-        elif url := GUIDANCE_URL.search(text):
+        elif url := GUIDANCE_URL.match(text):
             self._set_reference(url.group(1), element.line)
-        elif self.finder.code_for_name(text) and not self.doc.programme_name:
+        elif not self.doc.programme_name and self.finder.programme_code(text):
             self.doc.programme_name = text
-        elif self._is_notice(text) or self.doc.summary or element.kind != "text":
+        elif self._is_dated_notice(text) or NOT_GUIDANCE.search(text):
+            self.doc.notices.append(text)
+        elif self._is_notice(text):
             self.notices.append(element)
+        elif TERMINATED.search(text):
+            self.doc.status = GuidanceStatus.TERMINATED
+            self.doc.status_explanation = text
         else:
-            self.doc.summary = text  # 'Evidence-based recommendations on …'
+            self._overview_text(element)
+
+    def _title_block(self, element):
+        """The line just above 'Published:' or 'Reference:' names the programme, known or not."""
+        if not self.doc.programme_name and self.summary_line == element.line - 1:
+            self.doc.programme_name, self.doc.summary = self.doc.summary, ""
+            self.summary_line = None
+
+    def _overview_text(self, element, *, reported=False):
+        """The overview under the title: its first paragraph, then any more, bullets too."""
+        if not self.doc.summary:
+            self.doc.summary = element.text
+            self.summary_line = element.line
+            return
+        if self.strict and not reported:
+            raise InvalidDocument(
+                f"unexpected text before the first chapter: {element.text[:60]!r}", element.line
+            )
+        if element.kind == "item":
+            self.doc.summary += f"\n- {element.text}"
+        else:
+            self.doc.summary += f"\n\n{element.text}"
+        if not reported:
+            self.warnings.append((element.line, "kept as plain text in the overview"))
+
+    @staticmethod
+    def _is_dated_notice(text):
+        notice = DATED_NOTICE.match(text)
+        if not notice:
+            return False
+        try:
+            parse_date(notice.group(1), None)
+        except InvalidDocument:
+            return False
+        return True
 
     def _set_reference(self, value, line):
         try:
@@ -434,54 +620,83 @@ class DocumentParser:
     # -- headings and sections
 
     def _heading(self, element):
+        self.pending_number = None
         key = element.text.strip().lower()
         if key in SPECIAL_SECTIONS:
             self.section = SPECIAL_SECTIONS[key]
             self.chapter = None
             return
-        if self.section == "updates" and MINOR_HEADING.match(element.text):
-            self.update_kind = ChangeKind.MINOR
-            self.doc.minor_changes_heading = MINOR_HEADING.match(element.text).group(1)
-            return
+        if self.section == "updates":
+            if minor := MINOR_HEADING.match(element.text):
+                self.update_kind = ChangeKind.MINOR
+                self.doc.minor_changes_heading = minor.group(1)
+                return
+            if MAJOR_HEADING.match(element.text):
+                self.update_kind = ChangeKind.MAJOR
+                return
         numbered = NUMBERED_CHAPTER.match(element.text)
         sub_numbered = NUMBERED_PARAGRAPH.match(element.text)
         if self.chapter and self._is_sub_heading(element, numbered, sub_numbered):
-            self._sub_heading(element, sub_numbered)
+            self._sub_heading(element, numbered, sub_numbered)
             return
         number, title = (numbered.group(1), numbered.group(2)) if numbered else ("", element.text)
-        self.chapter = ParsedChapter(number, title.strip(), element.line, element.level)
-        taken = {c.slug for c in self.doc.chapters}
-        if self.chapter.slug in taken:
-            raise InvalidDocument(
-                f"chapter {element.text!r} has the same heading as an earlier chapter",
-                element.line,
-            )
-        self.doc.chapters.append(self.chapter)
+        chapter = ParsedChapter(number, title.strip(), element.line, element.level)
+        if chapter.slug in {c.slug for c in self.doc.chapters}:
+            message = f"chapter {element.text!r} has the same heading as an earlier chapter"
+            if self.strict or self.section != "chapter":
+                raise InvalidDocument(message, element.line)
+            # Often a heading printed twice; two chapters cannot share one address.
+            self.warnings.append((element.line, f"{message}; kept as a heading in the chapter"))
+            self._add_block(ParsedBlock(Block.Kind.HEADING, element.line, text=element.text))
+            return
+        self.chapter = chapter
+        self.doc.chapters.append(chapter)
         self.section = "chapter"
 
     def _is_sub_heading(self, element, numbered, sub_numbered):
         """Heading levels differ between documents: decide by numbering first, then level."""
         if sub_numbered or RATIONALE_HEADING.match(element.text):
             return True
+        if self.chapter.is_research:
+            # Research recommendations are numbered '1 …', '2 …' like chapters.
+            return element.level > self.chapter.level
         if numbered:
             # '## 2 The condition' after '# 1 Recommendations' is the next chapter; a '### 1 …'
-            # inside chapter 2 (research recommendations, say) is a heading within it.
+            # inside chapter 2 is a heading within it.
             current = int(self.chapter.number) if self.chapter.number else 0
             return element.level > self.chapter.level and int(numbered.group(1)) <= current
         return element.level > self.chapter.level
 
-    def _sub_heading(self, element, numbered):
+    def _sub_heading(self, element, numbered, sub_numbered):
+        level = max(1, element.level - self.chapter.level)
         if RATIONALE_HEADING.match(element.text):
-            self._add_block(ParsedBlock(Block.Kind.RATIONALE, element.line, title=element.text))
+            self._add_block(
+                ParsedBlock(Block.Kind.RATIONALE, element.line, title=element.text, level=level)
+            )
             return
-        number, text = (numbered.group(1), numbered.group(2)) if numbered else ("", element.text)
-        self._add_block(ParsedBlock(Block.Kind.HEADING, element.line, number=number, text=text))
+        if self.chapter.is_research and not RESEARCH_GROUP.match(element.text):
+            found = sub_numbered or numbered
+            number, text = (found.group(1), found.group(2)) if found else ("", element.text)
+            self._add_block(
+                ParsedBlock(
+                    Block.Kind.RESEARCH, element.line, number=number, title=text, level=level
+                )
+            )
+            return
+        # A heading numbered like a chapter ('1 Biomarkers') keeps its number in its words.
+        number, text = sub_numbered.groups() if sub_numbered else ("", element.text)
+        self._add_block(
+            ParsedBlock(Block.Kind.HEADING, element.line, number=number, text=text, level=level)
+        )
 
     # -- content
 
     def _content(self, element):
         if isbn := ISBN.match(element.text):
-            self.doc.isbn = check_isbn(isbn.group(1), element.line)
+            try:
+                self.doc.isbn = check_isbn(isbn.group(1), element.line)
+            except InvalidDocument as error:
+                self._odd(element, error.message)
             return
         handler = {
             "front": self._front_matter,
@@ -505,15 +720,14 @@ class DocumentParser:
     def _endorsement(self, element):
         endorsed = ENDORSED.search(element.text)
         if not endorsed:
-            raise InvalidDocument(
-                "expected 'This guidance has been endorsed by <organisation>.'", element.line
-            )
+            self._odd(element, "expected 'This guidance has been endorsed by <organisation>.'")
+            return
         self.doc.endorsements.append((endorsed.group(1).strip(), element.text))
 
     def _update(self, element):
-        if element.kind == "text" and MINOR_HEADING.match(element.text):
+        if element.kind == "text" and (minor := MINOR_HEADING.match(element.text)):
             self.update_kind = ChangeKind.MINOR
-            self.doc.minor_changes_heading = MINOR_HEADING.match(element.text).group(1)
+            self.doc.minor_changes_heading = minor.group(1)
             return
         entry = UPDATE_ENTRY.match(element.text) if element.kind == "text" else None
         if entry:
@@ -531,34 +745,49 @@ class DocumentParser:
             previous = self.doc.updates[-1]
             joiner = "\n- " if element.kind == "item" else "\n\n"
             previous.text = f"{previous.text}{joiner}{element.text}"
+        elif self._is_notice(element.text):
+            self.notices.append(element)  # 'This guideline updates and replaces …'
         else:
-            raise InvalidDocument(
-                "expected a dated update entry such as 'January 2026: …'", element.line
+            if self.strict:
+                raise InvalidDocument(
+                    "expected a dated update entry such as 'January 2026: …'", element.line
+                )
+            self.warnings.append(
+                (element.line, "undated text before the first update entry; kept as a notice")
             )
+            self.doc.notices.append(element.text)
 
     def _chapter_content(self, element):
         if self.chapter is None:  # pragma: no cover - section is "chapter" only inside one
             raise InvalidDocument("text outside any chapter", element.line)
         if endorsed := ENDORSED.search(element.text):
             self.doc.endorsements.append((endorsed.group(1).strip(), element.text))
+        if TERMINATED.search(element.text) and self.doc.status == GuidanceStatus.PUBLISHED:
+            self.doc.status = GuidanceStatus.TERMINATED  # the wording of the text says so
+        if element.kind == "text" and (bare := BARE_NUMBER.match(element.text)):
+            self.pending_number = (bare.group(1), element.line)
+            return
         blocks = self.chapter.blocks
         previous = blocks[-1] if blocks else None
         numbered = NUMBERED_PARAGRAPH.match(element.text)
-        if numbered:
-            kind = (
-                Block.Kind.RECOMMENDATION
-                if is_recommendations_title(self.chapter.title)
-                else Block.Kind.PARAGRAPH
-            )
-            self._add_block(
-                ParsedBlock(kind, element.line, number=numbered.group(1), text=numbered.group(2))
-            )
+        if self.pending_number and element.kind == "text" and not numbered:
+            number, line = self.pending_number
+            self.pending_number = None
+            self._numbered(number, element.text, line)
+        elif numbered:
+            self.pending_number = None
+            self._numbered(numbered.group(1), numbered.group(2), element.line)
         elif element.kind == "item":
             if previous is None or previous.kind == Block.Kind.HEADING:
                 previous = self._add_block(ParsedBlock(Block.Kind.PARAGRAPH, element.line))
             previous.bullets.append(element.text)
-        elif previous and previous.kind == Block.Kind.RATIONALE:
-            previous.text = f"{previous.text}\n\n{element.text}" if previous.text else element.text
+        elif previous and previous.kind in (Block.Kind.RATIONALE, Block.Kind.RESEARCH):
+            if previous.bullets:
+                self._add_block(ParsedBlock(Block.Kind.PARAGRAPH, element.line, text=element.text))
+            else:
+                previous.text = (
+                    f"{previous.text}\n\n{element.text}" if previous.text else element.text
+                )
         elif (
             previous
             and previous.kind != Block.Kind.HEADING
@@ -571,13 +800,27 @@ class DocumentParser:
         else:
             self._add_block(ParsedBlock(Block.Kind.PARAGRAPH, element.line, text=element.text))
 
+    def _numbered(self, number, text, line):
+        if self.chapter.is_research:
+            kind = Block.Kind.RESEARCH
+        elif is_recommendations_title(self.chapter.title):
+            kind = Block.Kind.RECOMMENDATION
+        else:
+            kind = Block.Kind.PARAGRAPH
+        self._add_block(ParsedBlock(kind, line, number=number, text=text))
+
     def _add_block(self, block):
         if block.number and any(b.number == block.number for b in self.chapter.blocks):
-            raise InvalidDocument(
+            message = (
                 f"paragraph number {block.number} appears twice in chapter "
-                f"{(self.chapter.number + ' ' + self.chapter.title).strip()!r}",
-                block.line,
+                f"{(self.chapter.number + ' ' + self.chapter.title).strip()!r}"
             )
+            if self.strict:
+                raise InvalidDocument(message, block.line)
+            self.warnings.append((block.line, f"{message}; kept as plain text"))
+            block.kind = Block.Kind.PARAGRAPH if block.kind != Block.Kind.HEADING else block.kind
+            block.text = f"{block.number} {block.title or block.text}".strip()
+            block.number = block.title = ""
         self.chapter.blocks.append(block)
         return block
 
@@ -585,28 +828,56 @@ class DocumentParser:
 
     @staticmethod
     def _is_notice(text):
-        plain = MARKDOWN_LINK.sub(r"\1", text)
-        return bool(REPLACES.match(plain) or REPLACED_BY.match(plain) or WITHDRAWN.match(plain))
+        text = plain(text)
+        return bool(
+            REPLACES.match(text)
+            or REPLACED_BY.match(text)
+            or WITHDRAWN.match(text)
+            or BASED_ON.match(text)
+            or MIGRATED.match(text)
+        )
+
+    def _relate(self, source, kind, target, line, note="", **dates):
+        if source == target or any(
+            (r.source, r.type, r.target) == (source, kind, target) for r in self.doc.relations
+        ):
+            return
+        self.doc.relations.append(ParsedRelation(source, kind, target, line, note=note, **dates))
+
+    def _named(self, phrase, element, *, keep=True):
+        """The references a notice names; a notice naming none is kept as plain text."""
+        references = [r for r in self.finder.find(phrase) if r != self.doc.reference]
+        if not references and keep:
+            self._odd(element, f"cannot tell which guidance {phrase!r} names")
+        return references
 
     def _notice(self, element):
-        text = MARKDOWN_LINK.sub(r"\1", element.text)
-        this = self.doc.reference
+        text = plain(element.text)
+        this, line = self.doc.reference, element.line
         if replaced_by := REPLACED_BY.match(text):
-            kind = (
-                RelationType.PARTIALLY_REPLACES if replaced_by.group(1) else RelationType.REPLACES
-            )
-            for successor in self.finder.find(replaced_by.group(2), element.line):
-                self.doc.relations.append(
-                    ParsedRelation(successor, kind, this, element.line, note=element.text)
+            partially = replaced_by.group(1)
+            kind = RelationType.PARTIALLY_REPLACES if partially else RelationType.REPLACES
+            for successor in self._named(replaced_by.group(2), element):
+                self._relate(successor, kind, this, line, note=element.text)
+        elif REPLACES.match(text):
+            self._replaces(element.text, element, whole=True)
+        elif based := BASED_ON.match(text):
+            for other in self._named(based.group(2), element):
+                source, target = (
+                    (this, other)
+                    if based.group(1).lower() == "based on"
+                    else (
+                        other,
+                        this,
+                    )
                 )
-        elif replaces := REPLACES.match(text):
-            kind = RelationType.PARTIALLY_REPLACES if replaces.group(1) else RelationType.REPLACES
-            migrated_from = {
-                r.source for r in self.doc.relations if r.type == RelationType.MIGRATED_TO
-            }
-            for older in self.finder.find(replaces.group(2), element.line):
-                if older not in migrated_from:  # recorded as the migration it was
-                    self.doc.relations.append(ParsedRelation(this, kind, older, element.line))
+                self._relate(source, RelationType.BASED_ON, target, line, note=element.text)
+        elif migrated := MIGRATED.match(text):
+            old, new = self.finder.find(migrated.group(1)), self.finder.find(migrated.group(2))
+            if old and new:
+                self._relate(old[-1], RelationType.MIGRATED_TO, new[-1], line, element.text)
+            else:
+                self._odd(element, "cannot tell which references a migration notice names")
         elif withdrawn := WITHDRAWN.match(text):
             self.doc.status = {
                 "temporarily withdrawn": GuidanceStatus.TEMPORARILY_WITHDRAWN,
@@ -614,9 +885,20 @@ class DocumentParser:
                 "retired": GuidanceStatus.RETIRED,
             }[withdrawn.group(1).lower()]
             self.doc.status_explanation = element.text
-        else:
-            return False
-        return True
+
+    def _replaces(self, text, element, *, whole=False):
+        """Every 'This guideline (updates and) replaces …' sentence of a text: relations.
+
+        The note is the wording as published: the whole notice line, or the sentence where it
+        stands inside a paragraph or an update entry, so that an export can tell the two apart.
+        """
+        migrated_from = {r.source for r in self.doc.relations if r.type == RelationType.MIGRATED_TO}
+        for replaces in REPLACES.finditer(plain(text)):
+            kind = RelationType.PARTIALLY_REPLACES if replaces.group(1) else RelationType.REPLACES
+            note = text if whole else replaces.group(0)
+            for older in self._named(replaces.group(2), element, keep=whole):
+                if older not in migrated_from:  # recorded as the migration it was
+                    self._relate(self.doc.reference, kind, older, element.line, note=note)
 
     def _finish(self):
         doc = self.doc
@@ -626,54 +908,129 @@ class DocumentParser:
                 "or a nice.org.uk/guidance/<reference> link under the title)",
                 self.elements[0].line,
             )
-        programme, _ = self.finder.programme(doc.reference, self.elements[0].line)
+        self._programme_of(doc.reference, self.elements[0].line, own=True)
+        self.section = "front"  # a notice not understood from here on joins the overview
         for update in doc.updates:
-            if migrated := MIGRATED.match(MARKDOWN_LINK.sub(r"\1", update.text)):
-                old = self.finder.find(migrated.group(1), update.line)[-1]
-                new = self.finder.find(migrated.group(2), update.line)[-1]
-                doc.relations.append(
-                    ParsedRelation(
-                        old,
+            if migrated := MIGRATED.match(plain(update.text)):
+                old, new = self.finder.find(migrated.group(1)), self.finder.find(migrated.group(2))
+                if old and new:
+                    self._relate(
+                        old[-1],
                         RelationType.MIGRATED_TO,
-                        new,
+                        new[-1],
                         update.line,
+                        note=update.text,
                         effective_on=update.date,
                         effective_precision=update.precision,
-                        note=update.text,
                     )
-                )
         for chapter in [c for c in doc.chapters if not c.number and c.blocks]:
             # A section that holds nothing but notices (NICE's page of a replaced document).
             if all(not b.number and self._is_notice(b.text) for b in chapter.blocks):
                 self.notices += [Element("text", b.text, b.line) for b in chapter.blocks]
                 chapter.blocks = []
         for element in self.notices:
-            if not self._notice(element):
-                raise InvalidDocument(
-                    f"unexpected text before the first chapter: {element.text[:60]!r}",
-                    element.line,
-                )
+            self._notice(element)
+        # 'This guideline updates and replaces …' inside the overview, a chapter or an update.
+        texts = [(doc.summary, self.elements[0].line)]
+        texts += [(u.text, u.line) for u in doc.updates]
+        texts += [
+            (b.text, b.line)
+            for c in doc.chapters
+            for b in c.blocks
+            if b.kind == Block.Kind.PARAGRAPH
+        ]
+        for text, line in texts:
+            if REPLACES.search(plain(text)):
+                self._replaces(text, Element("text", text, line))
         doc.chapters = [c for c in doc.chapters if c.blocks or c.number]
         for relation in doc.relations:
             for reference in (relation.source, relation.target):
-                self.finder.programme(reference, relation.line)
-        if doc.last_updated_on is None:
-            majors = [u for u in doc.updates if u.kind == ChangeKind.MAJOR]
-            if majors:
-                latest = max(majors, key=lambda u: u.date)
-                doc.last_updated_on, doc.last_updated_precision = latest.date, latest.precision
-        vocabulary = self._origin_programme(programme).recommendation_vocabulary
+                self._programme_of(reference, relation.line)
+        self._last_updated()
+        self._section_headings()
+        self._check_lengths()
+        vocabulary = self._origin_programme().recommendation_vocabulary
         for chapter in doc.chapters:
             for block in chapter.blocks:
                 if block.kind == Block.Kind.RECOMMENDATION:
                     block.category = classify_recommendation(block.text, vocabulary)
 
-    def _origin_programme(self, programme):
+    def _programme_of(self, reference, line, own=False):
+        """The programme of a reference; an unknown but well-formed prefix is created."""
+        try:
+            prefix, _number = split_reference(reference)
+        except MalformedReference as error:
+            raise InvalidDocument(str(error), line) from None
+        if self.finder.known(prefix) or prefix in self.doc.new_programmes:
+            return
+        message = (
+            f"unknown programme prefix {prefix!r} in reference {reference!r} "
+            f"(known: {', '.join(sorted(self.finder.programmes))})"
+        )
+        if self.strict:
+            raise InvalidDocument(message, line)
+        name = self.doc.programme_name if own and self.doc.programme_name else prefix
+        self.doc.new_programmes[prefix] = name
+        self.warnings.append((line, f"{message}: programme {prefix} ({name!r}) created; check it"))
+
+    def _last_updated(self):
+        """Only the document's own 'Last updated', or a dated major update after publication."""
+        doc = self.doc
+        if doc.last_updated_on or not doc.published_on:
+            return
+        later = [
+            u
+            for u in doc.updates
+            if u.kind == ChangeKind.MAJOR
+            and is_later(u.date, u.precision, doc.published_on, doc.published_precision)
+        ]
+        if later:
+            latest = max(later, key=lambda u: u.date)
+            doc.last_updated_on, doc.last_updated_precision = latest.date, latest.precision
+
+    def _section_headings(self):
+        """'1.1 <topic>' above recommendations 1.1.1, 1.1.2 … is a heading, not a paragraph."""
+        for chapter in self.doc.chapters:
+            numbers = {b.number for b in chapter.blocks if b.number}
+            for block in chapter.blocks:
+                if (
+                    block.kind in (Block.Kind.RECOMMENDATION, Block.Kind.PARAGRAPH)
+                    and block.number
+                    and not block.bullets
+                    and any(n.startswith(block.number + ".") for n in numbers)
+                    and not block.text.rstrip().endswith((".", ":", "?", "!"))
+                ):
+                    block.kind, block.level = Block.Kind.HEADING, 1
+
+    def _check_lengths(self):
+        limits = [
+            (self.doc.title, Guidance, "title", self.elements[0].line),
+            *((c.title, Chapter, "title", c.line) for c in self.doc.chapters),
+            *(
+                (b.title, Block, "title", b.line)
+                for c in self.doc.chapters
+                for b in c.blocks
+                if b.title
+            ),
+        ]
+        for value, model, name, line in limits:
+            limit = model._meta.get_field(name).max_length
+            if len(value) > limit:
+                raise InvalidDocument(
+                    f"a {model._meta.verbose_name} {name} of {len(value):,} characters "
+                    f"(at most {limit})",
+                    line,
+                )
+
+    def _origin_programme(self):
         """Migrated guidance keeps its original wording: categorise by the first programme."""
+        code = split_reference(self.doc.reference)[0]
         for relation in self.doc.relations:
             if relation.type == RelationType.MIGRATED_TO and relation.target == self.doc.reference:
-                return self.finder.programme(relation.source, relation.line)[0]
-        return programme
+                code = split_reference(relation.source)[0]
+        return self.finder.programmes.get(code) or Programme(
+            recommendation_vocabulary=Programme.Vocabulary.NONE
+        )
 
 
 def check_isbn(value, line):
@@ -691,8 +1048,8 @@ def check_isbn(value, line):
     return value.strip()
 
 
-def parse_document(text, finder=None):
-    return DocumentParser(text, finder).parse()
+def parse_document(text, finder=None, *, strict=False):
+    return DocumentParser(text, finder, strict=strict).parse()
 
 
 # ---------------------------------------------------------------------------------------
@@ -707,11 +1064,15 @@ class ImportResult:
     updated: Counter = field(default_factory=Counter)
     deleted: Counter = field(default_factory=Counter)
     changes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # (line, message)
     error: InvalidDocument | None = None
 
     @property
     def changed(self):
-        return bool(self.created or self.updated or self.deleted)
+        return bool(+self.created or +self.updated or +self.deleted)
+
+    def warning_lines(self):
+        return [f"{self.path}, line {line}: {message}" for line, message in self.warnings]
 
     def summary(self):
         if self.error:
@@ -719,13 +1080,13 @@ class ImportResult:
         if not self.changed:
             return f"{self.reference}: unchanged"
         parts = [
-            f"{verb} {', '.join(f'{n} {name}' for name, n in sorted(counter.items()))}"
+            f"{verb} {', '.join(f'{n} {name}' for name, n in sorted((+counter).items()))}"
             for verb, counter in (
                 ("created", self.created),
                 ("updated", self.updated),
                 ("deleted", self.deleted),
             )
-            if counter
+            if +counter
         ]
         return f"{self.reference}: " + "; ".join(parts)
 
@@ -780,11 +1141,19 @@ class DocumentWriter:
         prefix, number = split_reference(reference)
         return Guidance(
             reference=reference,
-            programme=self.programmes[prefix],
+            programme=self._programme(prefix),
             number=number,
             status=GuidanceStatus.PUBLISHED,
             is_stub=True,
         )
+
+    def _programme(self, prefix):
+        """A known programme, or the one an unknown but well-formed prefix asks for."""
+        programme = self.programmes.get(prefix) or Programme.objects.filter(code=prefix).first()
+        if programme is None:
+            name = self.parsed.new_programmes[prefix]
+            programme = self._save(Programme(code=prefix, name=name), "programme")
+        return programme
 
     def write(self):
         parsed = self.parsed
@@ -809,6 +1178,11 @@ class DocumentWriter:
             "last_updated_on": parsed.last_updated_on,
             "last_updated_precision": parsed.last_updated_precision,
             "isbn": parsed.isbn,
+            "review_decision_on": parsed.review_decision_on,
+            "review_decision_precision": parsed.review_decision_precision,
+            "last_reviewed_on": parsed.last_reviewed_on,
+            "last_reviewed_precision": parsed.last_reviewed_precision,
+            "notices": "\n\n".join(parsed.notices),
             "minor_changes_heading": parsed.minor_changes_heading
             or Guidance._meta.get_field("minor_changes_heading").default,
         }
@@ -832,7 +1206,8 @@ class DocumentWriter:
     def _create_all(self, model, label, objs):
         """Insert a new document's parts of one kind at once, with their history rows."""
         created = bulk_create_with_history(objs, model)
-        self.result.created[label] += len(created)
+        if created:
+            self.result.created[label] += len(created)
         self.result.changes += [f"+ {label} {obj}" for obj in created]
         return created
 
@@ -905,7 +1280,7 @@ class DocumentWriter:
 
     @staticmethod
     def _block(parsed):
-        fields = ("kind", "number", "title", "text", "bullets", "category")
+        fields = ("kind", "number", "title", "text", "bullets", "category", "level")
         return {name: getattr(parsed, name) for name in fields}
 
     def _endorsements(self, guidance):
@@ -939,16 +1314,29 @@ class DocumentWriter:
                 existing = Relation.objects.filter(
                     source=source, type=parsed.type, target=target
                 ).first()
-            self._save(
-                existing or Relation(source=source, type=parsed.type, target=target),
-                "relation",
-                {
-                    "effective_on": parsed.effective_on,
-                    "effective_precision": parsed.effective_precision,
-                    "note": parsed.note,
-                    "position": position,
-                },
-            )
+            relation = existing or Relation(source=source, type=parsed.type, target=target)
+            # Both documents may word one relation ('replaces …', 'replaced by …'): a notice
+            # corrects the words said from its own side only, its order only among its own
+            # document's relations, and a notice that gives no date clears none.
+            side = self._words_of_side(parsed)
+            values = {}
+            if parsed.effective_on:
+                values["effective_on"] = parsed.effective_on
+                values["effective_precision"] = parsed.effective_precision
+            if parsed.note and (not relation.note or side in relation.note.lower()):
+                values["note"] = parsed.note
+            if parsed.source == self.parsed.reference or relation.pk is None:
+                values["position"] = position
+            self._save(relation, "relation", values)
+
+    def _words_of_side(self, parsed):
+        """What a notice of this relation says when the document being imported words it."""
+        if parsed.type == RelationType.MIGRATED_TO:
+            return "migrated to"
+        outgoing = parsed.source == self.parsed.reference
+        if parsed.type == RelationType.BASED_ON:
+            return "based on" if outgoing else "basis of"
+        return "replaces" if outgoing else "replaced by"
 
     def _responsibility(self, guidance):
         if not self.parsed.responsibility:
@@ -977,13 +1365,22 @@ class DocumentWriter:
         )
 
 
-def import_guidance_text(text, *, path="<text>", user=None, dry_run=False, finder=None):
-    """Import one document's text in one audited transaction; return what changed."""
+def import_guidance_text(
+    text, *, path="<text>", user=None, dry_run=False, finder=None, strict=False
+):
+    """Import one document's text in one audited transaction; return what changed.
+
+    Lines it does not understand are kept as plain text and listed in the result's warnings;
+    with strict=True the first of them refuses the file instead.
+    """
     result = ImportResult(path=str(path))
     try:
+        check_text(text)
         finder = finder or ReferenceFinder()
-        parsed = parse_document(text, finder)
+        parser = DocumentParser(text, finder, strict=strict)
+        parsed = parser.parse()
         result.reference = parsed.reference
+        result.warnings = parser.warnings
         with transaction.atomic():
             with recording(
                 user=user,
@@ -998,15 +1395,45 @@ def import_guidance_text(text, *, path="<text>", user=None, dry_run=False, finde
     except InvalidDocument as error:
         error.path = error.path or path
         result.error = error
+    except DatabaseError as error:
+        result.error = InvalidDocument(f"the database refused it: {error}", path=path)
     return result
 
 
-def import_guidance_file(path, *, user=None, dry_run=False, finder=None):
+def read_document(path, *, max_bytes=None):
+    """The text of a file, or InvalidDocument: too large, binary or not UTF-8, with the line."""
+    max_bytes = max_bytes or settings.GUIDANCE_IMPORT_MAX_BYTES
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InvalidDocument(
+                f"{size:,} bytes, over the import limit of {max_bytes:,} "
+                "(GUIDANCE_IMPORT_MAX_BYTES, or --max-bytes)",
+                path=path,
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise InvalidDocument(f"cannot read: {error.strerror or error}", path=path) from None
+    if (nul := data.find(b"\0")) >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise InvalidDocument("a NUL byte: this is a binary file, not text", line, path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InvalidDocument(
+            f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8", line, path
+        ) from None
+
+
+def import_guidance_file(
+    path, *, user=None, dry_run=False, finder=None, strict=False, max_bytes=None
+):
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return ImportResult(
-            path=str(path), error=InvalidDocument(f"cannot read: {error}", path=path)
-        )
-    return import_guidance_text(text, path=path, user=user, dry_run=dry_run, finder=finder)
+        text = read_document(path, max_bytes=max_bytes)
+    except InvalidDocument as error:
+        return ImportResult(path=str(path), error=error)
+    return import_guidance_text(
+        text, path=path, user=user, dry_run=dry_run, finder=finder, strict=strict
+    )

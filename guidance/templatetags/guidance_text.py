@@ -60,11 +60,29 @@ def _bullets_html(bullets):
     return f"<ul>{''.join(f'<li>{inline(bullet)}</li>' for bullet in bullets)}</ul>"
 
 
+def _heading_tag(block):
+    """h3 for a heading directly under the chapter's h2, h4 under that, and so on."""
+    return f"h{min(6, 2 + (block.level or 1))}"
+
+
 def _block_html(block):
     if block.kind == "heading":
-        return f'\n<h3 class="chapter__sub-heading">{inline(block.text)}</h3>\n'
+        tag = _heading_tag(block)
+        words = " ".join(filter(None, [block.number, block.text]))
+        return f'\n<{tag} class="chapter__sub-heading">{inline(words)}</{tag}>\n'
+    if block.kind == "research":
+        tag = _heading_tag(block)
+        words = " ".join(filter(None, [block.number, block.title]))
+        heading = f'<{tag} class="research__heading">{inline(words)}</{tag}>' if words else ""
+        return (
+            f'\n<div class="research-recommendation">\n  {heading}\n'
+            f"  {_paragraphs_html(block.text)}\n  {_bullets_html(block.bullets)}\n</div>\n"
+        )
     if block.kind == "rationale":
-        title = f'<h3 class="rationale__heading">{inline(block.title)}</h3>' if block.title else ""
+        tag = _heading_tag(block)
+        title = ""
+        if block.title:
+            title = f'<{tag} class="rationale__heading">{inline(block.title)}</{tag}>'
         return (
             f'\n<div class="rationale">\n  {title}\n  {_paragraphs_html(block.text)}\n'
             f"  {_bullets_html(block.bullets)}\n</div>\n"
