@@ -11,9 +11,15 @@ import uuid
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import models
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import (
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+    SearchVectorField,
+)
+from django.db import connection, models
 from django.db.models import ProtectedError, Q
-from django.db.models.expressions import RawSQL
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
@@ -306,12 +312,11 @@ class GuidanceStatus(models.TextChoices):
 PUBLIC_STATUSES = [status for status in GuidanceStatus if status.is_public]
 SEARCH_CONFIG = "english"
 MAX_MIGRATION_HOPS = 5
-# The words of a document's reference and title, as migration 0004 indexes them (PostgreSQL).
-GUIDANCE_WORDS = (
-    f"to_tsvector('{SEARCH_CONFIG}'::regconfig, "
-    "coalesce(reference, '') || ' ' || coalesce(title, ''))"
-)
-GUIDANCE_WORDS_OF_ROW = GUIDANCE_WORDS.replace("coalesce(", "coalesce(guidance_guidance.")
+
+
+def reference_and_title_words():
+    """The words of a document's reference and title, as the GIN index of migration 0008 holds them."""
+    return SearchVector("reference", "title", config=SEARCH_CONFIG)
 
 
 class GuidanceQuerySet(TrackedQuerySet):
@@ -374,54 +379,67 @@ class GuidanceQuerySet(TrackedQuerySet):
         return current, requested
 
     def search(self, text):
-        """Documents matching keywords, best first; a former reference finds its current document.
+        """Documents matching keywords, best first; a reference finds the document now in force.
 
         PostgreSQL ranks a web-style query (quoted phrases, OR, -word) over reference, title and
-        paragraph text, using the indexes of migration 0004; other databases match substrings.
+        paragraph text; other databases match words and quoted phrases as substrings. Records
+        known only from a notice are found by their reference alone.
         """
-        from django.db import connection  # noqa: PLC0415
-
         text = (text or "").strip()
         if not text:
             return self
-        migrations = Relation.objects.filter(type=RelationType.MIGRATED_TO)
-        try:
-            reference = normalise_reference(text)
-            # A migrated reference is found as the document it now is.
-            by_reference = Q(reference=reference) | Q(
-                pk__in=migrations.filter(source__reference=reference).values("target_id")
-            )
-        except MalformedReference:
-            by_reference = Q(pk__in=[])
         if connection.vendor == "postgresql":
-            query = "websearch_to_tsquery(%s::regconfig, %s)"
-            in_title = f"SELECT id FROM guidance_guidance WHERE {GUIDANCE_WORDS} @@ {query}"
-            params = [SEARCH_CONFIG, text]
-            # Documents whose reference, title or text has the words (see migration 0004).
-            matches = RawSQL(f"SELECT guidance_search_matches({query})", params)
-            # Title matches first, ranked; the words are parsed only for those documents.
-            rank = RawSQL(
-                f"CASE WHEN guidance_guidance.id IN ({in_title}) "
-                f"THEN ts_rank({GUIDANCE_WORDS_OF_ROW}, {query}) ELSE 0 END",
-                params * 2,
-                output_field=models.FloatField(),
-            )
-            return (
-                self.filter(by_reference | Q(pk__in=matches))
-                .exclude(pk__in=migrations.values("source_id"))
-                .annotate(rank=rank)
-                .order_by("-rank", "-published_on", "reference")
-            )
+            query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+            by_words = Q(
+                pk__in=Guidance.objects.alias(words=reference_and_title_words())
+                .filter(words=query)
+                .values("pk")
+            ) | Q(pk__in=SearchDocument.objects.filter(words=query).values("guidance_id"))
+            found = self.filter(by_reference(text) | (Q(is_stub=False) & by_words))
+            return found.exclude(pk__in=migrated_references()).annotate(
+                rank=SearchRank(reference_and_title_words(), query)
+            ).order_by("-rank", models.F("published_on").desc(nulls_last=True), "reference")
         # Quoted phrases are matched whole, other words one by one.
         words = [phrase or word for phrase, word in re.findall(r'"([^"]+)"|([^\s"]+)', text)]
-        matches = Q()
+        by_words = Q()
         for word in words:
-            matches &= (
+            by_words &= (
                 Q(title__icontains=word)
                 | Q(reference__iexact=word)
                 | Q(pk__in=Block.objects.filter(text__icontains=word).values("guidance_id"))
             )
-        return self.filter(by_reference | matches).exclude(pk__in=migrations.values("source_id"))
+        found = self.filter(by_reference(text) | (Q(is_stub=False) & by_words))
+        return found.exclude(pk__in=migrated_references()).newest_first()
+
+    def newest_first(self):
+        """By date published, newest first; guidance without a date last, on every database."""
+        return self.order_by(models.F("published_on").desc(nulls_last=True), "reference")
+
+
+def migrated_references():
+    """Ids of references that were migrated: they are found as the document they now are."""
+    return Relation.objects.filter(type=RelationType.MIGRATED_TO).values("source_id")
+
+
+def by_reference(text):
+    """A condition finding the record a reference names and the documents now in its place.
+
+    A migrated reference leads to its new document, a replaced one to what replaces it.
+    """
+    try:
+        reference = normalise_reference(text)
+    except MalformedReference:
+        return Q(pk__in=[])
+    named = Relation.objects.filter(source__reference=reference, type=RelationType.MIGRATED_TO)
+    replaced = Relation.objects.filter(
+        target__reference=reference,
+        type__in=[RelationType.REPLACES, RelationType.PARTIALLY_REPLACES],
+    )
+    return (
+        Q(reference=reference)
+        | Q(pk__in=named.values("target_id"))
+        | Q(pk__in=replaced.values("source_id"))
+    )
 
 
 class Guidance(models.Model):
@@ -486,6 +504,12 @@ class Guidance(models.Model):
         verbose_name_plural = _("guidance")
         constraints = [
             models.CheckConstraint(condition=Q(number__gt=0), name="guidance_number_positive"),
+        ]
+        # PostgreSQL only (migration 0008): the public search matches and ranks on these.
+        # No pending list: with one, the planner prices a search by the list's size until the
+        # next vacuum and reads every document instead.
+        indexes = [
+            GinIndex(reference_and_title_words(), name="guidance_search_words", fastupdate=False)
         ]
         permissions = [
             ("publish_guidance", "Can publish, withdraw and reinstate guidance"),
@@ -694,6 +718,27 @@ class Guidance(models.Model):
             .order_by("-applies_from")
             .first()
         )
+
+
+class SearchDocument(models.Model):
+    """The words of all the paragraphs of a document (PostgreSQL only).
+
+    Derived, with no history: PostgreSQL keeps the table itself, with triggers on the blocks
+    (migration 0004), so that no write path can forget it.
+    """
+
+    guidance = models.OneToOneField(
+        Guidance,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_constraint=False,
+        related_name="+",
+    )
+    words = SearchVectorField(db_column="vector")
+
+    class Meta:
+        managed = False
+        db_table = "guidance_search_document"
 
 
 class Chapter(models.Model):
