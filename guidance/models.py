@@ -315,7 +315,7 @@ MAX_MIGRATION_HOPS = 5
 
 
 def reference_and_title_words():
-    """The words of a document's reference and title, as the GIN index of migration 0008 holds them."""
+    """The words of a document's reference and title, as its GIN index holds them."""
     return SearchVector("reference", "title", config=SEARCH_CONFIG)
 
 
@@ -396,9 +396,11 @@ class GuidanceQuerySet(TrackedQuerySet):
                 .values("pk")
             ) | Q(pk__in=SearchDocument.objects.filter(words=query).values("guidance_id"))
             found = self.filter(by_reference(text) | (Q(is_stub=False) & by_words))
-            return found.exclude(pk__in=migrated_references()).annotate(
-                rank=SearchRank(reference_and_title_words(), query)
-            ).order_by("-rank", models.F("published_on").desc(nulls_last=True), "reference")
+            return (
+                found.exclude(pk__in=migrated_references())
+                .annotate(rank=SearchRank(reference_and_title_words(), query))
+                .order_by("-rank", models.F("published_on").desc(nulls_last=True), "reference")
+            )
         # Quoted phrases are matched whole, other words one by one.
         words = [phrase or word for phrase, word in re.findall(r'"([^"]+)"|([^\s"]+)', text)]
         by_words = Q()
@@ -739,6 +741,9 @@ class SearchDocument(models.Model):
     class Meta:
         managed = False
         db_table = "guidance_search_document"
+
+    def __str__(self):
+        return f"Words of guidance {self.guidance_id}"
 
 
 class Chapter(models.Model):
