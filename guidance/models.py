@@ -5,10 +5,8 @@ ChangeSet (one admin save, one workflow run, one import) that says who and why.
 """
 
 import contextvars
-import functools
 import re
 import uuid
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -20,9 +18,8 @@ from django.contrib.postgres.search import (
 )
 from django.db import connection, models
 from django.db.models import ProtectedError, Q
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -72,31 +69,6 @@ class DatePrecision(models.TextChoices):
         if self == DatePrecision.MONTH:
             return f"{value:%B %Y}"
         return f"{value:%Y}"
-
-
-URL_ARGUMENT = "~argument~"
-
-
-@functools.lru_cache(maxsize=64)
-def _url_parts(name, arity, script_prefix, urlconf):
-    parts = reverse(name, urlconf=urlconf, args=[URL_ARGUMENT] * arity).split(URL_ARGUMENT)
-    return parts if len(parts) == arity + 1 else None
-
-
-def page_url(name, *args):
-    """reverse(name, args=args) for the public pages of a document, which a page links to by
-    the dozen: each URL pattern is reversed once, and the arguments are put in its place.
-    """
-    # Keyed by the URL configuration in force, as reverse() finds it (override_settings too).
-    urlconf = get_urlconf() or settings.ROOT_URLCONF
-    parts = _url_parts(name, len(args), get_script_prefix(), urlconf)
-    if parts is None:
-        return reverse(name, args=args)
-    url = [parts[0]]
-    for argument, part in zip(args, parts[1:], strict=True):
-        # As reverse() quotes them; a reference or a slug has nothing to quote.
-        url += [quote(str(argument), safe=RFC3986_SUBDELIMS + "/~:@"), part]
-    return "".join(url)
 
 
 def format_date(value, precision):
@@ -527,13 +499,13 @@ class Guidance(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return page_url("guidance:overview", self.reference.lower())
+        return reverse("guidance:overview", args=[self.reference.lower()])
 
     def get_history_url(self):
-        return page_url("guidance:history", self.reference.lower())
+        return reverse("guidance:history", args=[self.reference.lower()])
 
     def get_whole_url(self):
-        return page_url("guidance:whole", self.reference.lower())
+        return reverse("guidance:whole", args=[self.reference.lower()])
 
     @property
     def status_enum(self):
@@ -779,7 +751,7 @@ class Chapter(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return page_url("guidance:chapter", self.guidance.reference.lower(), self.slug)
+        return reverse("guidance:chapter", args=[self.guidance.reference.lower(), self.slug])
 
     @property
     def heading(self):
