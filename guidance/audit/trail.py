@@ -298,35 +298,14 @@ def parse_moment(value, *, before=False):
 
 
 def _state(history, moment):
-    """Live-model instances as they stood at the moment (deleted rows left out)."""
-    latest = {}
-    for row in moment.rows(history).order_by("history_date", "history_id"):
-        latest[row.id] = row
-    return [_instance(row) for row in latest.values() if row.history_type != "-"]
+    """Live-model instances as they stood at the moment (deleted rows left out).
 
-
-def _instance(row):
-    model = row.instance_type
-    instance = model(
-        **{
-            f.attname: getattr(row, f.attname)
-            for f in model._meta.concrete_fields
-            if hasattr(row, f.attname)
-        }
-    )
-    instance._state.adding = False
-    instance.as_of_change_id = row.change_set_id
-    return instance
-
-
-def _prefetched(instance, name, model, items):
-    """Make instance.<name>.all() return these items without a query, as prefetching does."""
-    queryset = model._base_manager.none()
-    queryset._result_cache = list(items)
-    queryset._prefetch_done = True
-    if not hasattr(instance, "_prefetched_objects_cache"):
-        instance._prefetched_objects_cache = {}
-    instance._prefetched_objects_cache[name] = queryset
+    simple-history's as_of(), except that a row written twice within one change (both rows
+    carry the change's time) counts once, as its last write, even when that was its deletion.
+    """
+    rows = moment.rows(history).latest_of_each().order_by("history_date", "history_id")
+    latest = {row.id: row for row in rows}
+    return [row.instance for row in latest.values() if row.history_type != "-"]
 
 
 @dataclass
@@ -335,7 +314,7 @@ class Snapshot:
 
     moment: Moment
     guidance: Guidance
-    chapters: list
+    sections: list  # (chapter, its blocks), in order
     endorsements: list
     update_entries: list
     responsibility: ResponsibilityStatement | None
@@ -383,11 +362,10 @@ def as_it_stood(guidance_id, moment):
         relation.source = others[relation.source_id]
         relation.target = others[relation.target_id]
     relations.sort(key=lambda r: (r.position, r.pk))
+    # Where the public pages' helpers (Guidance.replaced_by, .migration, ...) read them.
     for record in others.values():
-        _prefetched(record, "relations", Relation, [r for r in relations if r.source is record])
-        _prefetched(
-            record, "inverse_relations", Relation, [r for r in relations if r.target is record]
-        )
+        record.public_relations = [r for r in relations if r.source is record]
+        record.public_inverse_relations = [r for r in relations if r.target is record]
 
     chapters = sorted(
         _state(Chapter.history.filter(guidance_id=guidance_id), moment), key=lambda c: c.position
@@ -395,9 +373,10 @@ def as_it_stood(guidance_id, moment):
     blocks = sorted(
         _state(Block.history.filter(guidance_id=guidance_id), moment), key=lambda b: b.position
     )
+    sections = []
     for chapter in chapters:
         chapter.guidance = document
-        _prefetched(chapter, "blocks", Block, [b for b in blocks if b.chapter_id == chapter.pk])
+        sections.append((chapter, [b for b in blocks if b.chapter_id == chapter.pk]))
     for block in blocks:
         block.guidance = document
     endorsements = _state(Endorsement.history.filter(guidance_id=guidance_id), moment)
@@ -415,13 +394,10 @@ def as_it_stood(guidance_id, moment):
         _state(UpdateEntry.history.filter(guidance_id=guidance_id), moment),
         key=lambda e: e.position,
     )
-    _prefetched(document, "chapters", Chapter, chapters)
-    _prefetched(document, "endorsements", Endorsement, endorsements)
-    _prefetched(document, "update_entries", UpdateEntry, update_entries)
     return Snapshot(
         moment=moment,
         guidance=document,
-        chapters=chapters,
+        sections=sections,
         endorsements=endorsements,
         update_entries=update_entries,
         responsibility=_responsibility(document.programme_id, moment),
@@ -535,12 +511,12 @@ def parts_of(snapshot):
     references = {pk: record.reference for pk, record in snapshot.others.items()}
     for record in snapshot.others.values():
         if record.pk != document.pk and any(
-            r.type == RelationType.MIGRATED_TO for r in record.relations.all()
+            r.type == RelationType.MIGRATED_TO for r in record.public_relations
         ):
             label = f"former reference {record.reference}"
             parts[("guidance", record.pk)] = ((1, record.pk), label, _document_fields(record))
-    relations = {r.pk: r for r in document.relations.all()} | {
-        r.pk: r for r in document.inverse_relations.all()
+    relations = {r.pk: r for r in document.public_relations} | {
+        r.pk: r for r in document.public_inverse_relations
     }
     for relation in relations.values():
         parts[("relation", relation.pk)] = (
@@ -554,13 +530,13 @@ def parts_of(snapshot):
                 "note": relation.note,
             },
         )
-    for chapter in snapshot.chapters:
+    for chapter, blocks in snapshot.sections:
         parts[("chapter", chapter.pk)] = (
             (3, chapter.position, 0),
             chapter_label(chapter),
             {"number": chapter.number, "title": chapter.title, "position": str(chapter.position)},
         )
-        for block in chapter.blocks.all():
+        for block in blocks:
             parts[("block", block.pk)] = (
                 (3, chapter.position, 1, block.position),
                 block_label(block),
