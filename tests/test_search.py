@@ -193,3 +193,16 @@ def test_searching_a_replaced_reference_finds_what_replaces_it_too(client, query
         "HTG501",
         "IPG420",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_postgresql_search_reads_the_index_of_reference_and_title_words():
+    from guidance.models import Guidance  # noqa: PLC0415
+
+    make_guidance("TA1", title="Knee replacement")
+    with connection.cursor() as cursor:
+        # With sequential scans priced out, a query the index can answer is answered from it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = Guidance.objects.published().search("knee").explain()
+    assert "guidance_search_words" in plan

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -485,20 +486,45 @@ class PartChange:
 
 TEXT_FIELDS = {"title", "summary", "text", "bullets", "public explanation", "statement", "note"}
 
+# The number is part of the reference; the version counts saves.
+DOCUMENT_FIELDS_NOT_COMPARED = {"id", "number", "version"}
+# How a field is shown where its value alone would not read well.
+DOCUMENT_FIELD_DISPLAY = {"programme": lambda record: record.programme.code}
+
+
+def compared_document_fields():
+    """The fields of Guidance the diff compares, in the model's order.
+
+    A date's precision is shown with the date ('published: January 2026'), not on its own.
+    """
+    fields = Guidance._meta.concrete_fields
+    fields = [f for f in fields if f.name not in DOCUMENT_FIELDS_NOT_COMPARED]
+    with_a_date = {
+        f.name.removesuffix("_on") + "_precision" for f in fields if isinstance(f, models.DateField)
+    }
+    return [f for f in fields if f.name not in with_a_date]
+
+
+def _document_field_value(record, field):
+    if field.name in DOCUMENT_FIELD_DISPLAY:
+        return DOCUMENT_FIELD_DISPLAY[field.name](record)
+    if isinstance(field, models.DateField):
+        precision = getattr(record, field.name.removesuffix("_on") + "_precision", "day")
+        return format_date(getattr(record, field.attname), precision)
+    if field.choices:
+        return getattr(record, f"get_{field.name}_display")()
+    if isinstance(field, models.BooleanField):
+        return "yes" if getattr(record, field.attname) else "no"
+    if field.is_relation:
+        return str(getattr(record, field.name) or "")
+    return getattr(record, field.attname)
+
 
 def _document_fields(record):
+    """{label: value} of every compared field of a document, labelled by its verbose name."""
     return {
-        "reference": record.reference,
-        "programme": record.programme.code,
-        "title": record.title,
-        "summary": record.summary,
-        "status": GuidanceStatus(record.status).label,
-        "public explanation": record.status_explanation,
-        "known only from a notice": "yes" if record.is_stub else "no",
-        "published": format_date(record.published_on, record.published_precision),
-        "last updated": format_date(record.last_updated_on, record.last_updated_precision),
-        "ISBN": record.isbn,
-        "minor changes heading": record.minor_changes_heading,
+        str(field.verbose_name): _document_field_value(record, field)
+        for field in compared_document_fields()
     }
 
 
