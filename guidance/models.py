@@ -365,15 +365,22 @@ class GuidanceQuerySet(TrackedQuerySet):
             return self
         if connection.vendor == "postgresql":
             query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-            by_words = Q(
-                pk__in=Guidance.objects.alias(words=reference_and_title_words())
+            in_title = (
+                Guidance.objects.alias(words=reference_and_title_words())
                 .filter(words=query)
                 .values("pk")
-            ) | Q(pk__in=SearchDocument.objects.filter(words=query).values("guidance_id"))
+            )
+            in_text = SearchDocument.objects.filter(words=query).values("guidance_id")
+            by_words = Q(pk__in=in_title) | Q(pk__in=in_text)
             found = self.filter(by_reference(text) | (Q(is_stub=False) & by_words))
+            # Title matches first, ranked; the words are parsed only for those documents.
+            rank = models.Case(
+                models.When(pk__in=in_title, then=SearchRank(reference_and_title_words(), query)),
+                default=0.0,
+            )
             return (
                 found.exclude(pk__in=migrated_references())
-                .annotate(rank=SearchRank(reference_and_title_words(), query))
+                .annotate(rank=rank)
                 .order_by("-rank", models.F("published_on").desc(nulls_last=True), "reference")
             )
         # Quoted phrases are matched whole, other words one by one.
