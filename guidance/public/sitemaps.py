@@ -7,6 +7,7 @@ relations), so a migration or a minor update dates the pages it changed, and not
 
 from django.contrib.sitemaps import Sitemap
 from django.db.models import Max
+from django.urls import reverse
 
 from ..models import (
     Block,
@@ -16,7 +17,6 @@ from ..models import (
     GuidanceStatus,
     Relation,
     UpdateEntry,
-    page_url,
 )
 
 
@@ -108,7 +108,7 @@ class UpdateInformationSitemap(DocumentSitemap):
         )
 
     def location(self, guidance):
-        return page_url("guidance:chapter", guidance.reference.lower(), "update-information")
+        return reverse("guidance:chapter", args=[guidance.reference.lower(), "update-information"])
 
 
 class ChapterSitemap(Sitemap):

@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
@@ -13,7 +14,6 @@ from ..models import (
     Guidance,
     GuidanceStatus,
     RelationType,
-    page_url,
 )
 from .forms import SearchForm
 from .page_cache import cached_page, responsibility_statement
@@ -216,7 +216,7 @@ def update_information(request, record, requested):
     }
     if not context["has_update_information"]:
         raise Http404
-    url = page_url("guidance:chapter", record.reference.lower(), UPDATE_INFORMATION_SLUG)
+    url = reverse("guidance:chapter", args=[record.reference.lower(), UPDATE_INFORMATION_SLUG])
     if response := canonical_redirect(request, record, requested, url):
         return response
     return render(request, "guidance/update_information.html", context)
@@ -271,7 +271,7 @@ def guidance_pdf(request, reference):
     record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
         return redirect(record)
-    url = page_url("guidance:pdf", record.reference.lower())
+    url = reverse("guidance:pdf", args=[record.reference.lower()])
     if response := canonical_redirect(request, record, requested, url):
         return response
     context = whole_document_context(record) | {

@@ -1,11 +1,10 @@
 """What every answer of the public API carries: a rate limit, CORS, ETag and Cache-Control."""
 
 from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
-
-from ...models import page_url
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -34,7 +33,7 @@ class PublicApiMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(page_url("api:index")):
+        if not request.path.startswith(reverse("api:index")):
             return self.get_response(request)
         throttle = ClientRateThrottle()
         if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:

@@ -64,7 +64,7 @@ def load_programmes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("guidance", "0007_guidance_summary"),
+        ("guidance", "0008_plain_search"),
     ]
 
     operations = [
