@@ -694,35 +694,37 @@ class Guidance(models.Model):
                 self.public_inverse_relations.append(row)
 
     # The relation helpers read the public relations when they were loaded, else all of them.
-    def _outgoing(self, *types):
+    def outgoing_relations(self, *types):
+        """This record's relations to others (of these types, or all)."""
         relations = getattr(self, "public_relations", None)
         if relations is None:
             relations = self.relations.all()
-        return [relation for relation in relations if relation.type in types]
+        return [relation for relation in relations if not types or relation.type in types]
 
-    def _incoming(self, *types):
+    def incoming_relations(self, *types):
+        """Other records' relations to this one (of these types, or all)."""
         relations = getattr(self, "public_inverse_relations", None)
         if relations is None:
             relations = self.inverse_relations.all()
-        return [relation for relation in relations if relation.type in types]
+        return [relation for relation in relations if not types or relation.type in types]
 
     @property
     def migration(self):
         """The relation saying where this reference now lives, if it was migrated."""
-        return next(iter(self._outgoing(RelationType.MIGRATED_TO)), None)
+        return next(iter(self.outgoing_relations(RelationType.MIGRATED_TO)), None)
 
     @property
     def former_references(self):
         """Relations from the references this document was migrated from."""
-        return self._incoming(RelationType.MIGRATED_TO)
+        return self.incoming_relations(RelationType.MIGRATED_TO)
 
     @property
     def replaced_by(self):
-        return self._incoming(RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
+        return self.incoming_relations(RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
 
     @property
     def replaces(self):
-        return self._outgoing(RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
+        return self.outgoing_relations(RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
 
     @property
     def other_relations(self):
@@ -730,10 +732,11 @@ class Guidance(models.Model):
         types = (RelationType.READ_WITH, RelationType.BASED_ON)
         wording = {RelationType.READ_WITH: _("should be read in conjunction with")}
         return [
-            (wording.get(r.type, r.get_type_display()), r.target) for r in self._outgoing(*types)
+            (wording.get(r.type, r.get_type_display()), r.target)
+            for r in self.outgoing_relations(*types)
         ] + [
             (wording.get(r.type, RelationType(r.type).inverse_label), r.source)
-            for r in self._incoming(*types)
+            for r in self.incoming_relations(*types)
         ]
 
     def responsibility_statement(self, on=None):

@@ -312,7 +312,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
     def last_updated(self, obj):
         return obj.last_updated_display
 
-    def _incoming(self, obj, *types):
+    def incoming_relations(self, obj, *types):
         relations = [r for r in obj.inverse_relations.all() if r.type in types]
         return (
             format_html_join(
@@ -331,11 +331,11 @@ class GuidanceAdmin(RecordedChangeAdmin):
 
     @admin.display(description=_("former references"))
     def former_references(self, obj):
-        return self._incoming(obj, RelationType.MIGRATED_TO)
+        return self.incoming_relations(obj, RelationType.MIGRATED_TO)
 
     @admin.display(description=_("replaced by"))
     def replaced_by(self, obj):
-        return self._incoming(obj, RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
+        return self.incoming_relations(obj, RelationType.REPLACES, RelationType.PARTIALLY_REPLACES)
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)

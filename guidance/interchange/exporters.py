@@ -53,13 +53,13 @@ def relation_lines(guidance, elsewhere):
             relation.note
             or f"{relation.source.reference} has been migrated to {relation.target.reference}."
         )
-    for relation in guidance.relations.all():
+    for relation in guidance.outgoing_relations():
         if relation.type == RelationType.BASED_ON:
             lines.append(
                 worded(relation, "based on")
                 or f"This guidance is based on {relation.target.reference}."
             )
-    for relation in guidance.inverse_relations.all():
+    for relation in guidance.incoming_relations():
         if relation.type == RelationType.BASED_ON:
             lines.append(
                 worded(relation, "basis of")
@@ -311,7 +311,7 @@ def stated(value):
 def export_json(guidance):
     """The structured record: the public data contract."""
     chapters = list(guidance.chapters.all())
-    relations = [*guidance.relations.all(), *guidance.inverse_relations.all()]
+    relations = [*guidance.outgoing_relations(), *guidance.incoming_relations()]
     statement = guidance.responsibility_statement()
     return {
         "reference": guidance.reference,
