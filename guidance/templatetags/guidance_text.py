@@ -10,7 +10,9 @@ from django.utils.safestring import mark_safe
 register = template.Library()
 
 LINK = re.compile(r"\[([^\[\]]+)\]\(([^()\s]*)\)")
-SAFE_URL = re.compile(r"^(https?://[^\s]+|/(?!/)[^\s]*|[A-Za-z0-9][^\s:]*)$")
+# http(s), mailto, or a path on this site: one '/' not followed by '/' or a backslash, which
+# browsers read as the start of another host.
+SAFE_URL = re.compile(r"^(https?://\S+|mailto:\S+|/(?![/\\])\S*)$", re.IGNORECASE)
 
 
 def _link(text, url):
@@ -22,7 +24,7 @@ def _link(text, url):
 
 @register.filter
 def inline(value):
-    """Escape text, turning [text](url) into a link when the url is http(s) or relative."""
+    """Escape text, linking [text](url) when the url is http(s), mailto or on this site."""
     value = str(value or "")
     # html.escape() is what escape() does, without its check for lazy arguments: this runs for
     # every paragraph and bullet of a page, and most have no link.
