@@ -5,18 +5,21 @@ import functools
 import hashlib
 from urllib.parse import quote
 
+from axes.models import AccessFailureLog
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import InvalidPage, Paginator
 from django.db import connection
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from .. import ledger
+from .. import ledger, signin
 from ..models import (
     MAX_MIGRATION_HOPS,
     ChangeSet,
@@ -30,6 +33,7 @@ from . import trail
 from .forms import AuditLogForm
 
 LOG_PER_PAGE = 50
+SIGN_INS_PER_PAGE = 100
 
 
 # Django's auth tables: the permission given to the user alone or through one of their groups.
@@ -66,7 +70,10 @@ def may_audit(user):
 
 
 def auditors_only(view):
-    """Anonymous: the sign-in page; signed in without view_audit: 403; GET only."""
+    """Anonymous: the sign-in page; signed in without view_audit: 403; GET only; never stored.
+
+    A user who has given their password but not yet their second factor goes to that step.
+    """
     view_on_get = require_GET(view)
 
     @functools.wraps(view)
@@ -75,7 +82,12 @@ def auditors_only(view):
         # Checked on every request, before any cached page is served.
         if not may_audit(request.user):
             raise PermissionDenied
-        return view_on_get(request, *args, **kwargs)
+        if not request.user.is_verified():
+            return signin.to_second_factor(request)
+        response = view_on_get(request, *args, **kwargs)
+        # Who changed what is for this reader only: no shared or browser cache keeps it.
+        patch_cache_control(response, private=True, no_store=True)
+        return response
 
     return wrapped
 
@@ -244,6 +256,24 @@ def label_log_rows(changes):
         if change.guidance is not None:
             reference = quote(change.guidance.reference.lower())
             change.diff_url = f"{diff_url.format(reference)}?change={change.id}"
+
+
+@auditors_only
+def sign_ins(request):
+    """Failed sign-ins, newest first: who was tried, from where, and whether it locked."""
+    paginator = Paginator(
+        AccessFailureLog.objects.order_by("-attempt_time", "-id"), SIGN_INS_PER_PAGE
+    )
+    try:
+        page = paginator.page(request.GET.get("page", 1))
+    except InvalidPage as problem:
+        return render(request, "audit/bad_request.html", {"error": problem}, status=404)
+    context = {
+        "page": page,
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "audit/sign_ins.html", context)
 
 
 class Echo:
