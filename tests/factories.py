@@ -2,6 +2,7 @@
 
 import datetime
 import itertools
+import time
 
 from django.contrib.auth import get_user_model
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -10,6 +11,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guidance.history import recording
+from guidance.middleware import LAST_SEEN, SIGNED_IN_AT
 from guidance.models import (
     Block,
     ChangeKind,
@@ -147,6 +149,8 @@ def pass_second_factor(client, user):
     )
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    # What the request of the second step leaves in the session: when the user signed in.
+    session[SIGNED_IN_AT] = session[LAST_SEEN] = int(time.time())
     session.save()
 
 

@@ -6,7 +6,6 @@ Kept apart from admin.py because INSTALLED_APPS imports it before any model is l
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -42,10 +41,8 @@ class RegistryAdminSite(admin.AdminSite):
             return signin.to_second_factor(request, request.GET.get("next", ""))
         response = super().login(request, extra_context)
         if request.method == "POST" and response.status_code == 302:
-            next_url = signin.destination(request, request.POST.get("next", ""))
-            if request.user.is_verified():
-                return redirect(next_url)
-            return signin.to_second_factor(request, next_url)
+            # The second step passes a user already verified in this session straight on.
+            return signin.to_second_factor(request, request.POST.get("next", ""))
         return response
 
     def admin_view(self, view, cacheable=False):
