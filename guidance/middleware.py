@@ -5,8 +5,9 @@ import time
 from urllib.parse import unquote
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponseBadRequest
+from django.utils.functional import SimpleLazyObject
 
 # C0 controls (NUL included), DEL and C1 controls: never part of a real address or query.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -34,23 +35,34 @@ class RefuseControlCharactersMiddleware:
 
 
 class SignInExpiryMiddleware:
-    """Sign out a session SIGNED_IN_MAX_AGE after sign-in, or after SIGNED_IN_IDLE without use."""
+    """Sign out a session SIGNED_IN_MAX_AGE after sign-in, or after SIGNED_IN_IDLE without use.
+
+    Checked when a view asks who the user is, so a public page that never asks does not read
+    the session (and stays the same for every reader, as the page cache needs).
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.user.is_authenticated:
-            now = int(time.time())
-            session = request.session
-            signed_in_at = session.setdefault(SIGNED_IN_AT, now)
-            last_seen = session.get(LAST_SEEN, now)
-            if (
-                now - signed_in_at > settings.SIGNED_IN_MAX_AGE.total_seconds()
-                or now - last_seen > settings.SIGNED_IN_IDLE.total_seconds()
-            ):
-                logout(request)
-            elif LAST_SEEN not in session or now - last_seen >= 60:
-                # At most one session write a minute for a reader who keeps clicking.
-                session[LAST_SEEN] = now
+        user = request.user
+        request.user = SimpleLazyObject(lambda: self.user_in_time(request, user))
         return self.get_response(request)
+
+    def user_in_time(self, request, user):
+        if not user.is_authenticated:
+            return user
+        now = int(time.time())
+        session = request.session
+        signed_in_at = session.setdefault(SIGNED_IN_AT, now)
+        last_seen = session.get(LAST_SEEN, now)
+        if (
+            now - signed_in_at > settings.SIGNED_IN_MAX_AGE.total_seconds()
+            or now - last_seen > settings.SIGNED_IN_IDLE.total_seconds()
+        ):
+            session.flush()
+            return AnonymousUser()
+        if LAST_SEEN not in session or now - last_seen >= 60:
+            # At most one session write a minute for a user who keeps clicking.
+            session[LAST_SEEN] = now
+        return user

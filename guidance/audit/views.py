@@ -33,6 +33,8 @@ from . import trail
 from .forms import AuditLogForm
 
 LOG_PER_PAGE = 50
+# Far beyond any real history, and small enough that the offset is a number the database takes.
+LOG_LAST_PAGE = 1_000_000
 SIGN_INS_PER_PAGE = 100
 
 
@@ -221,10 +223,11 @@ def log(request):
     if not form.is_valid():
         context = {"form": form, "head": ledger.chain_head()}
         return render(request, "audit/log.html", context, status=400)
-    try:
-        page_number = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page_number = 1
+    page = request.GET.get("page", "1")
+    page_number = int(page) if page.isascii() and page.isdigit() else 0
+    if not 1 <= page_number <= LOG_LAST_PAGE:
+        context = {"error": f"There is no page {page} of the audit log: pages count from 1."}
+        return render(request, "audit/bad_request.html", context, status=404)
     # No total count: counting a long history on every page view would cost more than the page.
     offset = (page_number - 1) * LOG_PER_PAGE
     rows = list(form.changes()[offset : offset + LOG_PER_PAGE + 1])
