@@ -1,5 +1,6 @@
 """Signing in as staff: password, lock-out, second factor, where it leads, how long it lasts."""
 
+import io
 import re
 import time
 from base64 import b32decode
@@ -7,6 +8,7 @@ from base64 import b32decode
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
@@ -246,3 +248,20 @@ def test_the_admin_refuses_a_weak_new_password(client):
     assert response.status_code == 200
     assert "This password is too short" in response.text
     assert "This password is entirely numeric" in response.text
+
+
+def test_demo_accounts_get_an_authenticator_secret_that_signs_them_in(client):
+    out = io.StringIO()
+    call_command("create_demo_accounts", stdout=out)
+    secrets = dict(
+        re.findall(r"(\w+) \(\w+\): password .*?, authenticator secret ([A-Z2-7]+)", out.getvalue())
+    )
+    assert set(secrets) == {"editor", "publisher", "auditor"}
+
+    again = io.StringIO()
+    call_command("create_demo_accounts", stdout=again)
+    assert f"authenticator secret {secrets['auditor']}" in again.getvalue()
+
+    response = sign_in(client, "auditor", "auditor-demo-password")
+    done = give_code(client, response, f"{totp(b32decode(secrets['auditor'])):06d}")
+    assert done["Location"] == reverse("audit:index")
