@@ -5,6 +5,7 @@ Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL; a malformed
 stops start-up with ImproperlyConfigured naming the variable.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -99,11 +100,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI's scripts and styles, served from our own static files (the CSP allows no other)
     "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "guidance",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the address: a control character in it is refused with a 400.
+    "guidance.middleware.RefuseControlCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the page cache, so that a cached answer is rate-limited and carries CORS headers too.
     "guidance.public.api.middleware.PublicApiMiddleware",
@@ -113,10 +120,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before django-otp's, which then marks whichever user this one leaves as verified or not.
+    "guidance.middleware.SignInExpiryMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "guidance.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,9 +170,39 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    # Django's list of 20,000 passwords most common in breaches.
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in: django-axes counts failures per account and per address (each locks on its own),
+# then refuses that account or address for AXES_COOLOFF_TIME; every failure is kept for auditors.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "guidance.signin.client_address"
+# Failures and lock-outs are read in the history area (/audit/sign-ins/); `manage.py
+# axes_reset_username NAME` lifts a lock-out early.
+AXES_ENABLE_ADMIN = False
+# The second factor (django-otp): TOTP from an authenticator app, or a one-use recovery code.
+OTP_TOTP_ISSUER = "Guidance registry"
+# The admin never shows a TOTP secret or its QR code again after enrolment.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# A signed-in session ends 8 hours after sign-in, or after 30 minutes without a request.
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SIGNED_IN_MAX_AGE = datetime.timedelta(hours=8)
+SIGNED_IN_IDLE = datetime.timedelta(minutes=30)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
@@ -183,6 +225,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "admin:login"
+# Where a sign-in goes when its ?next= is missing, off-site or leads nowhere: the user's start page.
+LOGIN_REDIRECT_URL = "accounts:start"
 
 # Security: no inline script anywhere, nothing loaded from elsewhere, no framing.
 SECURE_CSP = {

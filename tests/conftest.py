@@ -1,8 +1,10 @@
 import pytest
+from django.test import Client
 
 from guidance.history import recording
 from guidance.public.page_cache import forget_all_pages
 from tests.browser import browser  # noqa: F401 - the module-scoped Chromium fixture
+from tests.factories import pass_second_factor
 from tests.history_triggers import flush_lifts_history_triggers  # noqa: F401
 from tests.reference_data import restore_reference_data
 
@@ -20,6 +22,23 @@ def reference_data_after_flush(request):
     if (marker and marker.kwargs.get("transaction")) or "live_server" in request.fixturenames:
         request.getfixturevalue("transactional_db")
         restore_reference_data()
+
+
+@pytest.fixture(autouse=True)
+def force_login_passes_the_second_factor(request, monkeypatch):
+    """client.force_login() also marks the session verified, except in tests of the second factor.
+
+    Such tests are marked `second_factor` and sign in through the real pages.
+    """
+    if request.node.get_closest_marker("second_factor"):
+        return
+    force_login = Client.force_login
+
+    def force_login_and_verify(client, user, backend=None):
+        force_login(client, user, backend)
+        pass_second_factor(client, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login_and_verify)
 
 
 @pytest.fixture

@@ -2,10 +2,16 @@
 
 import datetime
 import itertools
+import time
 
 from django.contrib.auth import get_user_model
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guidance.history import recording
+from guidance.middleware import LAST_SEEN, SIGNED_IN_AT
 from guidance.models import (
     Block,
     ChangeKind,
@@ -134,6 +140,24 @@ def make_endorsement(guidance, organisation="Healthcare Improvement Scotland"):
             organisation=org,
             statement=f"This guidance has been endorsed by {organisation}.",
         )
+
+
+def pass_second_factor(client, user):
+    """Mark the client's session as past the second factor, as django-otp's login() does."""
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, name="Test recovery codes", defaults={"confirmed": True}
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    # What the request of the second step leaves in the session: when the user signed in.
+    session[SIGNED_IN_AT] = session[LAST_SEEN] = int(time.time())
+    session.save()
+
+
+def enrol_authenticator(user):
+    """Give the user a confirmed TOTP device; return a function that gives its current code."""
+    device = TOTPDevice.objects.create(user=user, name="Test authenticator")
+    return lambda: f"{totp(device.bin_key, step=device.step, digits=device.digits):06d}"
 
 
 def make_auditor(username="auditor", *, group="Auditors"):

@@ -7,22 +7,27 @@ from django.core.management import call_command
 
 from guidance.models import ChangeSet, Guidance
 from tests.browser import needs_chromium
-from tests.factories import make_user
+from tests.factories import enrol_authenticator, make_user
 
 PASSWORD = "correct horse battery"
 
 pytestmark = [
     *needs_chromium,
     pytest.mark.django_db(transaction=True),
+    pytest.mark.second_factor,
 ]
 
 
 @pytest.fixture
 def site(live_server):
     call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
-    make_user("editor", groups=["Editors"], is_staff=True, password=PASSWORD)
-    make_user("publisher", groups=["Publishers"], is_staff=True, password=PASSWORD)
+    for username, group in (("editor", "Editors"), ("publisher", "Publishers")):
+        user = make_user(username, groups=[group], is_staff=True, password=PASSWORD)
+        authenticators[username] = enrol_authenticator(user)
     return live_server.url
+
+
+authenticators = {}
 
 
 def navigate(page, selector):
@@ -37,6 +42,9 @@ def signed_in(browser, site, username):
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     navigate(page, "input[type=submit]")
+    # The second step: the code the user's authenticator app shows now.
+    page.fill("#id_code", authenticators[username]())
+    navigate(page, "form:not(.sign-out) button[type=submit]")
     return page
 
 

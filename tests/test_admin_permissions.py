@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLResolver, reverse
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tasks_db.models import DBTaskResult
 
 from guidance.history import recording
@@ -59,6 +61,16 @@ MATRIX = {
         for view in ("changelist", "add", "history", "delete", "change")
     },
     "django_tasks_database/dbtaskresult/<path:object_id>/": REDIRECT,
+    # Second-factor devices: superusers only; a TOTP secret is never shown again.
+    **{
+        f"otp_{plugin}_{model}_{view}": NOBODY
+        for plugin, model in (("totp", "totpdevice"), ("static", "staticdevice"))
+        for view in ("changelist", "add", "history", "delete", "change")
+    },
+    "otp_totp_totpdevice_config": NOBODY,
+    "otp_totp_totpdevice_qrcode": NOBODY,
+    "otp_totp/totpdevice/<path:object_id>/": REDIRECT,
+    "otp_static/staticdevice/<path:object_id>/": REDIRECT,
     # Guidance: editors edit, publishers also run the workflows, auditors read.
     "guidance_guidance_changelist": EVERYONE,
     "guidance_guidance_add": EDITORS,
@@ -133,6 +145,8 @@ def records():
             text="x",
         )
     user = make_user("someone-else")
+    totp_device = TOTPDevice.objects.create(user=user, name="Phone")
+    static_device = StaticDevice.objects.create(user=user, name="Recovery codes")
     task_result = DBTaskResult.objects.create(
         args_kwargs={"args": [], "kwargs": {}},
         task_path="guidance.tasks.example",
@@ -141,6 +155,8 @@ def records():
     )
     return {
         "dbtaskresult": task_result,
+        "totpdevice": totp_device,
+        "staticdevice": static_device,
         "guidance": draft,
         "chapter": chapter,
         "programme": Programme.objects.get(code="HTG"),
@@ -171,7 +187,7 @@ def url_for(key, route, records):
         return reverse(f"admin:{key}", args=[obj.pk, history_id])
     if key == "guidance_preview_chapter":
         return reverse(f"admin:{key}", args=[obj.pk, records["chapter"].slug])
-    if key.startswith("auth_user_password"):
+    if key.startswith("auth_user_password") or "<int:pk>" in route:
         return reverse(f"admin:{key}", args=[obj.pk])
     if "<path:object_id>" in route:
         if "/" in key:  # unnamed: the bare object URL that leads to its change page

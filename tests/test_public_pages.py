@@ -201,6 +201,29 @@ def test_inline_links_are_rendered_safely(client):
     assert "&lt;b&gt;bold&lt;/b&gt;" in html
 
 
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("/guidance/ng220/", True),
+        ("https://www.nice.org.uk/", True),
+        ("mailto:nice@nice.org.uk", True),
+        ("/\\evil.example", False),
+        ("//evil.example", False),
+        ("\\\\evil.example", False),
+        ("evil.example/path", False),
+        ("data:text/html,x", False),
+        ("JavaScript:alert`1`", False),
+    ],
+)
+def test_links_go_only_to_the_web_mail_or_this_site(client, url, linked):
+    make_chapter(make_guidance("HTG508"), blocks=[("paragraph", "1.1", f"See [there]({url}).")])
+
+    response = client.get("/guidance/htg508/chapter/1-recommendations/")
+
+    assert (f'<a href="{url}">there</a>' in response.text) is linked
+    assert "See there" in re.sub(r"<[^>]+>", "", response.text)
+
+
 def test_history_lists_major_then_minor_updates_and_the_lineage(client):
     current = make_guidance("HTG501")
     make_update_entry(current, "Migrated to HealthTech.", date=datetime.date(2026, 1, 1))

@@ -93,7 +93,7 @@ def test_bad_filter_values_get_a_clear_message(client):
     response = client.get(
         "/guidance/", {"published_from": "yesterday", "published_to": "2020-01-01", "page": "x"}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Enter the &#x27;published from&#x27; date as YYYY-MM-DD." in response.content.decode()
     swapped = client.get(
         "/guidance/", {"published_from": "2021-01-01", "published_to": "2020-01-01"}

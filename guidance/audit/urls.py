@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("log/", views.log, name="log"),
     path("log.csv", views.log_csv, name="log-csv"),
+    path("sign-ins/", views.sign_ins, name="sign-ins"),
     path("guidance/<str:reference>/", views.timeline, name="timeline"),
     path("guidance/<str:reference>/as-it-stood/", views.as_it_stood, name="as-it-stood"),
     path("guidance/<str:reference>/diff/", views.diff, name="diff"),

@@ -5,16 +5,20 @@ import functools
 import hashlib
 from urllib.parse import quote
 
+from axes.models import AccessFailureLog
 from django.conf import settings
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from .. import ledger
+from .. import ledger, signin
 from ..models import (
     MAX_MIGRATION_HOPS,
     ChangeSet,
@@ -28,14 +32,32 @@ from . import trail
 from .forms import AuditLogForm
 
 LOG_PER_PAGE = 50
+# Far beyond any real history, and small enough that the offset is a number the database takes.
+LOG_LAST_PAGE = 1_000_000
+SIGN_INS_PER_PAGE = 100
 
 
 def auditors_only(view):
-    """Anonymous: the sign-in page; signed in without view_audit: 403; GET only."""
-    # Checked on every request, before any cached page is served.
-    return login_required(
-        permission_required("guidance.view_audit", raise_exception=True)(require_GET(view))
-    )
+    """Anonymous: the sign-in page; signed in without view_audit: 403; GET only; never stored.
+
+    A user who has given their password but not yet their second factor goes to that step.
+    """
+    view_on_get = require_GET(view)
+
+    @functools.wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        # Checked on every request, before any cached page is served.
+        if not request.user.has_perm("guidance.view_audit"):
+            raise PermissionDenied
+        if not request.user.is_verified():
+            return signin.to_second_factor(request)
+        response = view_on_get(request, *args, **kwargs)
+        # Who changed what is for this reader only: no shared or browser cache keeps it.
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+
+    return wrapped
 
 
 def cached_until_next_change(view):
@@ -167,10 +189,11 @@ def log(request):
     if not form.is_valid():
         context = {"form": form, "head": ledger.chain_head()}
         return render(request, "audit/log.html", context, status=400)
-    try:
-        page_number = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page_number = 1
+    page = request.GET.get("page", "1")
+    page_number = int(page) if page.isascii() and page.isdigit() else 0
+    if not 1 <= page_number <= LOG_LAST_PAGE:
+        context = {"error": f"There is no page {page} of the audit log: pages count from 1."}
+        return render(request, "audit/bad_request.html", context, status=404)
     # No total count: counting a long history on every page view would cost more than the page.
     offset = (page_number - 1) * LOG_PER_PAGE
     rows = list(form.changes()[offset : offset + LOG_PER_PAGE + 1])
@@ -202,6 +225,24 @@ def label_log_rows(changes):
         if change.guidance is not None:
             reference = quote(change.guidance.reference.lower())
             change.diff_url = f"{diff_url.format(reference)}?change={change.id}"
+
+
+@auditors_only
+def sign_ins(request):
+    """Failed sign-ins, newest first: who was tried, from where, and whether it locked."""
+    paginator = Paginator(
+        AccessFailureLog.objects.order_by("-attempt_time", "-id"), SIGN_INS_PER_PAGE
+    )
+    try:
+        page = paginator.page(request.GET.get("page", 1))
+    except InvalidPage as problem:
+        return render(request, "audit/bad_request.html", {"error": problem}, status=404)
+    context = {
+        "page": page,
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "audit/sign_ins.html", context)
 
 
 class Echo:

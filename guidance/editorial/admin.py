@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Prefetch
 from django.http import Http404
@@ -65,6 +65,14 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
     form = forms.ReasonForm
     change_fields = ("change_reason",)
     delete_confirmation_template = "admin/guidance/delete_confirmation.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history filters by the id unchecked: a malformed id would be a 500, not a 404.
+        try:
+            self.model._meta.pk.to_python(unquote(object_id))
+        except ValidationError:
+            raise Http404(_("There is no record with the id %(id)s.") % {"id": object_id}) from None
+        return super().history_view(request, object_id, extra_context)
 
     def may_save(self, request, obj):
         if getattr(request, "_viewing_history", False):

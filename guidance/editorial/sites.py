@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from .. import signin
+
 
 class RegistryAdminSite(admin.AdminSite):
     site_header = _("Guidance registry")
@@ -21,19 +23,40 @@ class RegistryAdminSite(admin.AdminSite):
         # keeps published guidance: deletion goes through the delete page, one record at a time.
         self.disable_action("delete_selected")
 
+    def has_role(self, request):
+        """Active staff with at least one permission: a staff flag alone opens nothing."""
+        user = request.user
+        return (
+            user.is_active
+            and user.is_staff
+            and (user.is_superuser or bool(user.get_all_permissions()))
+        )
+
+    def has_permission(self, request):
+        return self.has_role(request) and request.user.is_verified()
+
+    def login(self, request, extra_context=None):
+        """Take the password, then send the user to the second factor and on to ?next=."""
+        if request.method == "GET" and self.has_role(request) and not request.user.is_verified():
+            return signin.to_second_factor(request, request.GET.get("next", ""))
+        response = super().login(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:
+            # The second step passes a user already verified in this session straight on.
+            return signin.to_second_factor(request, request.POST.get("next", ""))
+        return response
+
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)
 
         def refuse_signed_in_without_role(request, *args, **kwargs):
-            # Someone signed in without a role is refused, not sent back to a sign-in page
-            # that cannot help them.
             logging_out = request.path == reverse("admin:logout", current_app=self.name)
-            if (
-                request.user.is_authenticated
-                and not self.has_permission(request)
-                and not logging_out
-            ):
-                raise PermissionDenied
+            if request.user.is_authenticated and not logging_out:
+                # Someone signed in without a role is refused, not sent back to a sign-in page
+                # that cannot help them.
+                if not self.has_role(request):
+                    raise PermissionDenied
+                if not request.user.is_verified():
+                    return signin.to_second_factor(request)
             return inner(request, *args, **kwargs)
 
         refuse_signed_in_without_role.admin_site = self

@@ -102,6 +102,7 @@ def guidance_list(request):
         request,
         "guidance/list.html",
         {"form": form, "page": page, "query": query.urlencode(), "filtered": bool(query)},
+        status=400 if form.errors else 200,
     )
 
 
