@@ -196,7 +196,12 @@ def history(request, reference):
     url = record.get_history_url()
     if response := canonical_redirect(request, record, requested, url):
         return response
-    context = {
+    return render(request, "guidance/history.html", history_context(record))
+
+
+def history_context(record):
+    """What the history page shows of a record (the admin's preview uses it too)."""
+    return {
         "guidance": record,
         "chapters": []
         if record.status_enum.is_withdrawn
@@ -204,4 +209,3 @@ def history(request, reference):
         "withdrawn": record.status != GuidanceStatus.PUBLISHED,
         **update_entries(record),
     }
-    return render(request, "guidance/history.html", context)
