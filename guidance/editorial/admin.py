@@ -590,6 +590,15 @@ class GuidanceAdmin(RecordedChangeAdmin):
             except RefusedChange as refusal:
                 form.add_error(None, str(refusal))
             else:
+                if form.led_from is not None:
+                    messages.info(
+                        request,
+                        _(
+                            "%(former)s now leads to %(current)s, so the replacement is "
+                            "recorded against %(current)s."
+                        )
+                        % {"former": form.led_from.reference, "current": relation.target.reference},
+                    )
                 messages.success(request, _("Recorded: %(relation)s.") % {"relation": relation})
                 return self._back_to(obj)
         return self._workflow_page(
