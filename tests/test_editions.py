@@ -250,3 +250,53 @@ def test_a_replacement_of_a_former_reference_is_recorded_against_its_document(pu
     relation = newer.relations.get()
     assert relation.target == current
     assert "IPG166 now leads to HTG520" in response.content.decode()
+
+
+def test_a_replacement_added_in_the_relations_inline_follows_a_former_reference(publisher):
+    current = make_document("HTG520")
+    former = make_guidance("IPG166", is_stub=True)
+    make_relation(former, RelationType.MIGRATED_TO, current)
+    newer = make_document("HTG600")
+    page = publisher.get(change_url(newer))
+    data = change_form_data(
+        page,
+        change_reason="Replaces the old procedure",
+        **{
+            "relations-TOTAL_FORMS": "1",
+            "relations-0-type": RelationType.REPLACES,
+            "relations-0-target": str(former.pk),
+            "relations-0-effective_precision": "month",
+            "relations-0-position": "0",
+        },
+    )
+    response = publisher.post(change_url(newer), data, follow=True)
+    assert newer.relations.get().target == current
+    assert "IPG166 now leads to HTG520" in response.content.decode()
+
+
+def test_a_new_document_scheduled_goes_live_dated_the_day_it_is_published(
+    editor, publisher, django_capture_on_commit_callbacks
+):
+    draft = make_guidance("HTG900", status=GuidanceStatus.DRAFT, title="New procedure")
+    submit(editor, draft)
+    at = timezone.localtime() + datetime.timedelta(minutes=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        review(publisher, draft, "schedule", publish_at=at.strftime("%Y-%m-%dT%H:%M:%S"))
+    draft.refresh_from_db()
+    assert (draft.status, draft.review_state) == (GuidanceStatus.DRAFT, ReviewState.SCHEDULED)
+    assert b"HTG900" in editor.get(reverse("admin:index")).content  # scheduled, for everyone
+    assert Client().get("/guidance/htg900/").status_code == 404
+
+    from guidance.editions import publish_due  # noqa: PLC0415
+
+    assert publish_due(user=publisher.user) == []  # not yet due
+    from guidance.history import recording  # noqa: PLC0415
+
+    with recording(user=publisher.user, reason="Test: the moment passes"):
+        draft.publish_at = timezone.now()
+        draft.save()
+    assert publish_due(user=publisher.user) == ["HTG900"]
+    draft.refresh_from_db()
+    assert draft.status == GuidanceStatus.PUBLISHED
+    assert draft.published_on == timezone.localdate()
+    assert draft.review_state == ReviewState.EDITING

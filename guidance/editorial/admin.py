@@ -484,6 +484,22 @@ class GuidanceAdmin(RecordedChangeAdmin):
         elif obj.was_ever_published():
             set_change_guidance(obj)
 
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for inline_form in formset.forms:
+            if (former := getattr(inline_form, "led_from", None)) is not None:
+                messages.info(
+                    request,
+                    _(
+                        "%(former)s now leads to %(current)s, so the replacement is recorded "
+                        "against %(current)s."
+                    )
+                    % {
+                        "former": former.reference,
+                        "current": inline_form.instance.target.reference,
+                    },
+                )
+
     # Custom views: each needs its own permission and a form.
 
     def get_urls(self):

@@ -68,7 +68,8 @@ class ChangesFeed(Feed):
     item_guid_is_permalink = False
 
     def item_pubdate(self, item):
-        return _midnight(item["date"])
+        return _midnight(min(item["date"], timezone.localdate()))
 
     def item_updateddate(self, item):
-        return _midnight(item["date"])
+        # An entry is never dated in the future, whatever date a record carries.
+        return _midnight(min(item["date"], timezone.localdate()))
