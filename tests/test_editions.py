@@ -154,6 +154,8 @@ def test_a_draft_sent_back_waits_for_its_editor_with_the_comment(editor, publish
     assert draft.review_state == ReviewState.SENT_BACK
 
 
+# The worker closes its connection after a batch, as it does between tasks: the test commits.
+@pytest.mark.django_db(transaction=True)
 def test_a_scheduled_draft_goes_live_only_when_the_worker_finds_it_due(
     editor, publisher, django_capture_on_commit_callbacks
 ):
