@@ -99,6 +99,8 @@ class ChangeSet(models.Model):
         WORKFLOW = "workflow", _("Workflow")
         IMPORT = "import", _("Import")
         SYSTEM = "system", _("System")
+        DRAFT = "draft", _("Draft edition")
+        PUBLICATION = "published", _("Publication")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(db_index=True)
@@ -296,6 +298,10 @@ def reference_and_title_words():
 
 
 class GuidanceQuerySet(TrackedQuerySet):
+    def draft_editions(self):
+        """Draft editions of published documents (with_editions only: objects hides them)."""
+        return self.filter(edition_of__isnull=False)
+
     def published(self):
         """Everything the public may see: all but drafts (withdrawn guidance keeps its page)."""
         return self.exclude(status=GuidanceStatus.DRAFT)
@@ -307,7 +313,8 @@ class GuidanceQuerySet(TrackedQuerySet):
     def ever_published(self):
         """Those that are public now or were public in any recorded state."""
         was_public = Guidance.history.exclude(status=GuidanceStatus.DRAFT).values("id")
-        return self.filter(
+        # A draft edition is never public itself: it is applied to its document.
+        return self.filter(edition_of__isnull=True).filter(
             ~Q(status=GuidanceStatus.DRAFT) | Q(published_on__isnull=False) | Q(pk__in=was_public)
         )
 
@@ -430,11 +437,26 @@ def by_reference(text):
     )
 
 
+class DocumentManager(models.Manager.from_queryset(GuidanceQuerySet)):
+    """Documents only: public pages, imports and the admin's list never see draft editions."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(edition_of__isnull=True)
+
+
+class ReviewState(models.TextChoices):
+    """Where a draft (a new document or a draft edition) is on its way to publication."""
+
+    EDITING = "", _("Being edited")
+    SUBMITTED = "submitted", _("Awaiting review")
+    SENT_BACK = "sent-back", _("Sent back")
+    SCHEDULED = "scheduled", _("Scheduled")
+
+
 class Guidance(models.Model):
     reference = models.CharField(
         _("reference"),
         max_length=20,
-        unique=True,
         help_text=_(
             "Programme prefix and number, e.g. HTG501. Stored upper case, no leading zeros."
         ),
@@ -506,8 +528,42 @@ class Guidance(models.Model):
     version = models.PositiveIntegerField(
         default=1, help_text=_("Counts saves, so that two editors cannot overwrite each other.")
     )
+    # Editions: published guidance is changed through a copy that points at it.
+    edition_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="editions",
+        help_text=_("The published document this draft edition will be applied to."),
+    )
+    review_state = models.CharField(
+        _("review"), max_length=10, choices=ReviewState, default=ReviewState.EDITING, blank=True
+    )
+    review_note = models.TextField(_("note to the reviewer"), blank=True)
+    review_comment = models.TextField(_("reviewer's comment"), blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Who submitted the draft for review."),
+    )
+    publish_at = models.DateTimeField(
+        _("scheduled for"),
+        null=True,
+        blank=True,
+        help_text=_("When an approved draft goes live; nothing goes live before it."),
+    )
+    pending_update_text = models.TextField(
+        _("update information to publish"),
+        blank=True,
+        help_text=_("A major change's wording, added under 'Update information' on publication."),
+    )
 
-    objects = GuidanceQuerySet.as_manager()
+    objects = DocumentManager()
+    with_editions = GuidanceQuerySet.as_manager()
 
     history = tracked_history()
 
@@ -516,6 +572,21 @@ class Guidance(models.Model):
         verbose_name_plural = _("guidance")
         constraints = [
             models.CheckConstraint(condition=Q(number__gt=0), name="guidance_number_positive"),
+            # A draft edition carries its document's reference; documents are one per reference.
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=Q(edition_of__isnull=True),
+                name="one_document_per_reference",
+            ),
+            models.UniqueConstraint(
+                fields=["edition_of"],
+                condition=Q(edition_of__isnull=False),
+                name="one_draft_edition_per_document",
+            ),
+            models.CheckConstraint(
+                condition=Q(edition_of__isnull=True) | Q(status="draft"),
+                name="draft_editions_are_drafts",
+            ),
         ]
         permissions = [
             ("publish_guidance", "Can publish, withdraw and reinstate guidance"),
@@ -582,14 +653,40 @@ class Guidance(models.Model):
     def was_ever_published(self):
         return Guidance.objects.filter(pk=self.pk).ever_published().exists()
 
+    @property
+    def is_edition(self):
+        return self.edition_of_id is not None
+
+    @property
+    def document(self):
+        """The published document this record is, or is a draft edition of."""
+        return self.edition_of if self.is_edition else self
+
+    @property
+    def is_overdue(self):
+        return (
+            self.review_state == ReviewState.SCHEDULED
+            and self.publish_at is not None
+            and self.publish_at <= timezone.now()
+        )
+
     def publish(self, *, by, reason, on=None):
         """Make a draft public, as of today unless it already carries a published date."""
         from .history import recording  # noqa: PLC0415 - history imports this module
 
-        with recording(user=by, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=self):
+        if self.is_edition:
+            raise RefusedChange("A draft edition is published by applying it to its document.")
+        with recording(user=by, reason=reason, source=ChangeSet.Source.PUBLICATION, guidance=self):
             self._lock()
             if self.status != GuidanceStatus.DRAFT:
                 raise RefusedChange(f"{self.reference} is already {self.get_status_display()}.")
+            today = timezone.localdate()
+            if self.published_on is not None and self.published_on > today:
+                raise RefusedChange(
+                    f"{self.reference} carries a published date in the future "
+                    f"({self.published_display}): nothing is published early. Schedule it."
+                )
+            self.review_state, self.publish_at = ReviewState.EDITING, None
             if self.published_on is None:
                 self.published_on = on or timezone.localdate()
                 self.published_precision = DatePrecision.DAY
@@ -786,6 +883,13 @@ class Chapter(models.Model):
     slug = models.SlugField(
         max_length=200, help_text=_("From the numbered heading, e.g. 1-recommendations.")
     )
+    # Null only for parts older than keys; a part gets one when a draft edition is made.
+    key = models.UUIDField(
+        null=True,
+        default=uuid.uuid4,
+        editable=False,
+        help_text=_("Stays the same through renumbering, moves, migrations and editions."),
+    )
 
     objects = TrackedQuerySet.as_manager()
 
@@ -798,6 +902,7 @@ class Chapter(models.Model):
                 fields=["guidance", "position"], name="one_chapter_per_position"
             ),
             models.UniqueConstraint(fields=["guidance", "slug"], name="unique_chapter_slug"),
+            models.UniqueConstraint(fields=["guidance", "key"], name="one_chapter_per_key"),
         ]
 
     def __str__(self):
@@ -912,6 +1017,13 @@ class Block(models.Model):
         blank=True,
         help_text=_("Recommendations only: the category the wording puts it in."),
     )
+    # Null only for parts older than keys; a part gets one when a draft edition is made.
+    key = models.UUIDField(
+        null=True,
+        default=uuid.uuid4,
+        editable=False,
+        help_text=_("Stays the same through renumbering, moves, migrations and editions."),
+    )
 
     objects = TrackedQuerySet.as_manager()
 
@@ -930,6 +1042,7 @@ class Block(models.Model):
                 condition=Q(category="") | Q(kind="recommendation"),
                 name="only_recommendations_have_a_category",
             ),
+            models.UniqueConstraint(fields=["guidance", "key"], name="one_block_per_key"),
         ]
 
     def __str__(self):
@@ -1009,6 +1122,13 @@ class UpdateEntry(models.Model):
     precision = models.CharField(max_length=5, choices=DatePrecision, default=DatePrecision.MONTH)
     kind = models.CharField(max_length=5, choices=ChangeKind)
     text = models.TextField()
+    # Null only for parts older than keys; a part gets one when a draft edition is made.
+    key = models.UUIDField(
+        null=True,
+        default=uuid.uuid4,
+        editable=False,
+        help_text=_("Stays the same through renumbering, moves, migrations and editions."),
+    )
 
     objects = TrackedQuerySet.as_manager()
 
@@ -1020,7 +1140,8 @@ class UpdateEntry(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["guidance", "position"], name="one_update_entry_per_position"
-            )
+            ),
+            models.UniqueConstraint(fields=["guidance", "key"], name="one_update_entry_per_key"),
         ]
 
     def __str__(self):

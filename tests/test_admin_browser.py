@@ -58,6 +58,8 @@ def test_an_editor_must_give_a_reason_and_cannot_delete_published_guidance(brows
     open_change_page(page, site, "HTG501")
     assert page.locator("a.deletelink").count() == 0
 
+    # Published guidance is edited in its draft edition.
+    navigate(page, "#start-edition")
     page.fill("#id_title", "Percutaneous venoplasty for CCSVI in multiple sclerosis")
     navigate(page, "input[name=_continue]")
     assert "Say why you are making this change." in page.locator("#content-main").inner_text()
@@ -67,7 +69,9 @@ def test_an_editor_must_give_a_reason_and_cannot_delete_published_guidance(brows
     assert "was changed successfully" in page.locator("ul.messagelist").inner_text()
     change = ChangeSet.objects.get(reason="Shorter title for the list")
     assert change.user.username == "editor"
-    assert Guidance.objects.get(reference="HTG501").last_updated_on is None
+    published = Guidance.objects.get(reference="HTG501")
+    assert published.last_updated_on is None
+    assert published.title != "Percutaneous venoplasty for CCSVI in multiple sclerosis"
 
 
 def test_a_publisher_migrates_a_sample_and_the_old_reference_leads_to_it(browser, site):

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from guidance.editions import publish_edition
 from guidance.models import (
     Block,
     ChangeKind,
@@ -33,6 +34,13 @@ def change_url(guidance):
     return reverse("admin:guidance_guidance_change", args=[guidance.pk])
 
 
+def draft_edition(client, guidance):
+    """Open the draft edition of published guidance as an editor does ('Edit in a draft')."""
+    response = client.post(reverse("admin:guidance_edition", args=[guidance.pk]))
+    assert response.status_code == 302
+    return Guidance.with_editions.get(edition_of=guidance)
+
+
 def test_a_save_without_a_reason_is_refused_and_changes_nothing(client, editor):
     guidance = make_document("HTG501")
     page = client.get(change_url(guidance))
@@ -45,7 +53,8 @@ def test_a_save_without_a_reason_is_refused_and_changes_nothing(client, editor):
 
 def test_one_save_puts_the_record_and_its_inline_rows_in_one_change(client, editor):
     guidance = make_document("HTG501", chapters=2, paragraphs=2, recommendations=1)
-    page = client.get(change_url(guidance))
+    edition = draft_edition(client, guidance)
+    page = client.get(change_url(edition))
     data = change_form_data(
         page,
         title="Reworded title",
@@ -53,14 +62,16 @@ def test_one_save_puts_the_record_and_its_inline_rows_in_one_change(client, edit
         change_kind="minor",
         **{"recommendations-0-text": "Reworded recommendation.", "blocks-1-text": "Reworded."},
     )
-    response = client.post(change_url(guidance), data)
+    response = client.post(change_url(edition), data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     change = ChangeSet.objects.get(reason="Fixed typos found by a reader")
     assert change.user == editor
     assert change.kind == ChangeKind.MINOR
-    assert change.source == ChangeSet.Source.ADMIN
+    # A save of published guidance is a draft save, about the published document.
+    assert change.source == ChangeSet.Source.DRAFT
     assert change.guidance == guidance
+    assert Guidance.objects.get(pk=guidance.pk).title == "Guidance HTG501"
     assert Guidance.history.filter(change_set_id=change.id).count() == 1
     block_rows = Block.history.filter(change_set_id=change.id)
     assert sorted(row.text for row in block_rows) == ["Reworded recommendation.", "Reworded."]
@@ -70,11 +81,13 @@ def test_one_save_puts_the_record_and_its_inline_rows_in_one_change(client, edit
 
 def test_a_minor_change_leaves_last_updated_alone(client, editor):
     guidance = make_document("HTG501")
-    page = client.get(change_url(guidance))
+    edition = draft_edition(client, guidance)
+    page = client.get(change_url(edition))
     client.post(
-        change_url(guidance),
+        change_url(edition),
         change_form_data(page, title="T", change_reason="Typo", change_kind="minor"),
     )
+    publish_edition(edition=edition, user=editor, reason="Approved")
     guidance.refresh_from_db()
     assert guidance.title == "T"
     assert guidance.last_updated_on is None
@@ -83,9 +96,10 @@ def test_a_minor_change_leaves_last_updated_alone(client, editor):
 
 def test_a_major_change_to_published_guidance_needs_update_wording(client, editor):
     guidance = make_document("HTG501")
-    page = client.get(change_url(guidance))
+    edition = draft_edition(client, guidance)
+    page = client.get(change_url(edition))
     response = client.post(
-        change_url(guidance),
+        change_url(edition),
         change_form_data(page, title="T", change_reason="New evidence", change_kind="major"),
     )
     assert response.status_code == 200
@@ -93,11 +107,12 @@ def test_a_major_change_to_published_guidance_needs_update_wording(client, edito
     assert Guidance.objects.get(pk=guidance.pk).title == "Guidance HTG501"
 
 
-def test_a_major_change_sets_last_updated_and_adds_the_editors_entry(client, editor):
+def test_a_major_change_sets_last_updated_and_adds_the_editors_entry_when_published(client, editor):
     guidance = make_document("HTG501")
-    page = client.get(change_url(guidance))
+    edition = draft_edition(client, guidance)
+    page = client.get(change_url(edition))
     response = client.post(
-        change_url(guidance),
+        change_url(edition),
         change_form_data(
             page,
             title="T",
@@ -107,16 +122,25 @@ def test_a_major_change_sets_last_updated_and_adds_the_editors_entry(client, edi
         ),
     )
     assert response.status_code == 302
+    # 'Last updated' and update information come from publication, not from the draft save.
+    guidance.refresh_from_db()
+    assert guidance.last_updated_on is None
+    assert not guidance.update_entries.exists()
+    assert ChangeSet.objects.get(reason="New evidence").kind == ChangeKind.MAJOR
+
+    publish_edition(edition=edition, user=editor, reason="Approved")
     guidance.refresh_from_db()
     today = timezone.localdate()
+    assert guidance.title == "T"
     assert guidance.last_updated_on == today
     assert guidance.last_updated_precision == DatePrecision.DAY
     entry = guidance.update_entries.get()
     assert entry.kind == ChangeKind.MAJOR
     assert entry.text == "Recommendation 1.1 was updated after new evidence."
     assert entry.date == today.replace(day=1)
-    change = ChangeSet.objects.get(reason="New evidence")
+    change = ChangeSet.objects.get(reason="Approved")
     assert change.kind == ChangeKind.MAJOR
+    assert change.source == ChangeSet.Source.PUBLICATION
     assert UpdateEntry.history.filter(change_set_id=change.id).count() == 1
 
 
@@ -275,6 +299,7 @@ def test_a_replacement_circle_added_through_the_relations_inline_is_refused(clie
 
 def test_two_new_parts_at_the_same_place_are_refused_with_nothing_saved(client, editor):
     guidance = make_document("HTG501", chapters=1, recommendations=1)
+    guidance = draft_edition(client, guidance)
     chapter = guidance.chapters.get()
     before = all_rows()
     page = client.get(change_url(guidance))
@@ -298,12 +323,14 @@ def test_two_new_parts_at_the_same_place_are_refused_with_nothing_saved(client, 
 def test_an_editor_saves_guidance_whose_relations_they_may_only_read(client, editor):
     document = make_document("HTG501")
     make_relation(document, "replaces", make_guidance("IPG420", is_stub=True))
-    page = client.get(change_url(document))
+    edition = draft_edition(client, document)
+    page = client.get(change_url(edition))
     response = client.post(
-        change_url(document), change_form_data(page, title="T", change_reason="Typo")
+        change_url(edition), change_form_data(page, title="T", change_reason="Typo")
     )
     assert response.status_code == 302
-    assert Guidance.objects.get(pk=document.pk).title == "T"
+    assert Guidance.with_editions.get(pk=edition.pk).title == "T"
+    assert document.relations.count() == 1
 
 
 @pytest.mark.parametrize("role", ["Editors", "Publishers"])

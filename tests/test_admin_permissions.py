@@ -81,6 +81,13 @@ MATRIX = {
     "guidance/guidance/<path:object_id>/": REDIRECT,
     "guidance_preview": EVERYONE,
     "guidance_preview_chapter": EVERYONE,
+    "guidance_preview_history": EVERYONE,
+    "guidance_preview_whole": EVERYONE,
+    # Editions and review: editors start and submit drafts, publishers review them.
+    "guidance_edition": (LOGIN, 403, 405, 405, 403),  # POST only
+    "guidance_submit": EDITORS,
+    "guidance_review": PUBLISHERS,
+    "guidance_changes": EVERYONE,
     "guidance_migrate": PUBLISHERS,
     "guidance_replace": PUBLISHERS,
     "guidance_status": PUBLISHERS,

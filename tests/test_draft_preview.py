@@ -28,14 +28,23 @@ def test_a_draft_is_previewed_with_the_public_page_templates(client, editor):
     assert "Use it with care." in content
 
 
-def test_the_preview_of_published_guidance_matches_its_public_page(client, editor):
+def test_the_preview_of_published_guidance_is_its_public_page_with_links_kept_inside(
+    client, editor
+):
     document = make_document("HTG501", title="Venoplasty")
     public = client.get(document.get_absolute_url()).content.decode()
     preview = client.get(reverse("admin:guidance_preview", args=[document.pk])).content.decode()
+    preview_root = reverse("admin:guidance_preview", args=[document.pk])
     # Printed, each names its own address.
     banner = re.compile(r'<p class="print-banner">[^<]*</p>')
     assert banner.search(preview).group() != banner.search(public).group()
-    assert banner.sub("", preview) == banner.sub("", public)
+    preview, public = banner.sub("", preview), banner.sub("", public)
+    assert (
+        preview.split('<main id="content"')[1].replace(preview_root, "/guidance/htg501/")
+        == (public.split('<main id="content"')[1])
+    )
+    assert 'href="/guidance/htg501/' not in preview
+    assert reverse("admin:guidance_guidance_change", args=[document.pk]) in preview
 
 
 def test_a_chapter_of_a_draft_is_previewed_too(client, editor):
@@ -43,7 +52,14 @@ def test_a_chapter_of_a_draft_is_previewed_too(client, editor):
     chapter = draft.chapters.get(number="2")
     response = client.get(reverse("admin:guidance_preview_chapter", args=[draft.pk, chapter.slug]))
     assert response.status_code == 200
-    assert "Paragraph 2.1." in response.content.decode()
+    content = response.content.decode()
+    assert "Paragraph 2.1." in content
+    # Every link of the draft's own pages stays inside the preview, and each one opens.
+    for page in ("chapter/1-recommendations/", "history/", "whole/"):
+        url = reverse("admin:guidance_preview", args=[draft.pk]) + page
+        assert f'href="{url}' in content or page == "whole/", page
+        assert client.get(url).status_code == 200, page
+    assert "Back to the edit form" in content
     missing = reverse("admin:guidance_preview_chapter", args=[draft.pk, "no-such-chapter"])
     assert client.get(missing).status_code == 404
 

@@ -7,15 +7,15 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from .. import editions
 from ..history import recording, set_change_guidance
 from ..models import (
     Block,
@@ -84,13 +84,16 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
     def get_base_fieldsets(self, request, obj=None):
         return super().get_fieldsets(request, obj)
 
+    def get_change_fields(self, request, obj=None):
+        return self.change_fields
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
             (name, {**options, "fields": self._without_change_fields(options["fields"])})
             for name, options in self.get_base_fieldsets(request, obj)
         ]
         if self.may_save(request, obj):
-            fieldsets.append((CHANGE_FIELDSET, {"fields": self.change_fields}))
+            fieldsets.append((CHANGE_FIELDSET, {"fields": self.get_change_fields(request, obj)}))
         return fieldsets
 
     def _without_change_fields(self, fields):
@@ -98,6 +101,9 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
 
     def change_kind(self, request):
         return ""
+
+    def change_source(self, object_id):
+        return ChangeSet.Source.ADMIN
 
     def lock_for_save(self, object_id):
         """Hold the row being saved until the change commits (nothing to hold by default)."""
@@ -109,7 +115,7 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
                 user=request.user,
                 reason=reason,
                 kind=self.change_kind(request),
-                source=ChangeSet.Source.ADMIN,
+                source=self.change_source(object_id),
             ):
                 if object_id is not None:
                     self.lock_for_save(object_id)
@@ -160,14 +166,30 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
-class ChapterInline(admin.TabularInline):
+class EditionContentInline(admin.TabularInline):
+    """A part of a document's content: changed only in a draft, never on published guidance."""
+
+    def _published(self, obj):
+        return obj is not None and editions.may_have_edition(obj)
+
+    def has_add_permission(self, request, obj):
+        return not self._published(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not self._published(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._published(obj) and super().has_delete_permission(request, obj)
+
+
+class ChapterInline(EditionContentInline):
     model = Chapter
     form = forms.ChapterForm
     fields = ("position", "number", "title", "slug")
     extra = 0
 
 
-class ParagraphInline(admin.TabularInline):
+class ParagraphInline(EditionContentInline):
     model = Block
     fk_name = "guidance"
     formset = forms.ChapterChoiceInlineFormSet
@@ -192,7 +214,7 @@ class ParagraphInline(admin.TabularInline):
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
-class RecommendationInline(admin.TabularInline):
+class RecommendationInline(EditionContentInline):
     model = Recommendation
     fk_name = "guidance"
     formset = forms.RecommendationInlineFormSet
@@ -203,14 +225,14 @@ class RecommendationInline(admin.TabularInline):
         return super().get_queryset(request).select_related("chapter", "guidance")
 
 
-class EndorsementInline(admin.TabularInline):
+class EndorsementInline(EditionContentInline):
     model = Endorsement
     autocomplete_fields = ("organisation",)
     fields = ("organisation", "statement")
     extra = 0
 
 
-class UpdateEntryInline(admin.TabularInline):
+class UpdateEntryInline(EditionContentInline):
     model = UpdateEntry
     fields = ("position", "date", "precision", "kind", "text")
     extra = 0
@@ -227,7 +249,31 @@ class RelationInline(admin.TabularInline):
     verbose_name_plural = _("relations to other guidance (this guidance … that guidance)")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("target", "source")
+        # 'Migrated to' is made by the Migrate workflow only: it is shown as a former reference.
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(type=RelationType.MIGRATED_TO)
+            .select_related("target", "source")
+        )
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "type":
+            kwargs["choices"] = [
+                choice for choice in RelationType.choices if choice[0] != RelationType.MIGRATED_TO
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+
+REVIEW_FIELDS = (
+    "edition_of",
+    "review_state",
+    "review_note",
+    "review_comment",
+    "submitted_by",
+    "publish_at",
+    "pending_update_text",
+)
 
 
 @admin.register(Guidance)
@@ -283,19 +329,58 @@ class GuidanceAdmin(RecordedChangeAdmin):
             },
         ),
         (_("Edition"), {"fields": ("isbn", "minor_changes_heading", "is_stub")}),
+        (
+            _("Review"),
+            {
+                "fields": REVIEW_FIELDS,
+                "description": _("Changes through 'Submit for review' and 'Review'."),
+            },
+        ),
     )
 
     def get_readonly_fields(self, request, obj=None):
-        fixed = ("status", "status_explanation", "last_updated_on", "last_updated_precision")
+        fixed = (
+            "status",
+            "status_explanation",
+            "last_updated_on",
+            "last_updated_precision",
+            *REVIEW_FIELDS,
+        )
         if obj is None:
             return fixed
-        return (*fixed, "reference", "programme", "number", "former_references", "replaced_by")
+        fixed = (*fixed, "reference", "programme", "number", "former_references", "replaced_by")
+        if editions.may_have_edition(obj):
+            # Published guidance changes through its draft edition; relations stay editable.
+            return (*fixed, *editions.EDITION_FIELDS, "title")
+        return fixed
+
+    def get_change_fields(self, request, obj=None):
+        if obj is not None and editions.may_have_edition(obj):
+            return ("change_reason", "opened_version")
+        return self.change_fields
+
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        if obj is not None and obj.is_edition:
+            # Relations belong to the published document, not to one of its editions.
+            return [inline for inline in inlines if not isinstance(inline, RelationInline)]
+        return inlines
+
+    def change_source(self, object_id):
+        if object_id is not None:
+            edition = Guidance.with_editions.filter(pk=unquote(object_id)).draft_editions()
+            if edition.exists():
+                return ChangeSet.Source.DRAFT
+        return ChangeSet.Source.ADMIN
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("programme")
 
     def get_object(self, request, object_id, from_field=None):
-        queryset = self.get_queryset(request).prefetch_related(
+        # Draft editions are opened by id; the list shows documents only.
+        queryset = Guidance.with_editions.select_related(
+            "programme", "edition_of"
+        ).prefetch_related(
             Prefetch(
                 "inverse_relations",
                 queryset=Relation.objects.select_related("source"),
@@ -308,7 +393,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
 
     def view_on_site(self, obj):
         # A draft has no public page yet: show it as the public page will.
-        if obj.status == GuidanceStatus.DRAFT:
+        if obj.status == GuidanceStatus.DRAFT or obj.is_edition:
             return reverse("admin:guidance_preview", args=[obj.pk])
         return obj.get_absolute_url()
 
@@ -392,20 +477,37 @@ class GuidanceAdmin(RecordedChangeAdmin):
 
     def lock_for_save(self, object_id):
         # Two editors saving at once queue here; the second then sees the first's version.
-        Guidance.objects.select_for_update().filter(pk=unquote(object_id)).first()
+        Guidance.with_editions.select_for_update().filter(pk=unquote(object_id)).first()
 
     def save_model(self, request, obj, form, change):
         if change:
             obj.version += 1
             if form.is_major_change_to_public_guidance():
-                services.add_major_update(
-                    obj, text=form.cleaned_data["update_text"].strip(), on=timezone.localdate()
-                )
+                # Update information and 'Last updated' are dated when the draft goes live.
+                obj.pending_update_text = form.cleaned_data["update_text"].strip()
         super().save_model(request, obj, form, change)
         # A draft that was never public may still be deleted, which a change naming it
         # would prevent; its history rows name it all the same.
-        if obj.was_ever_published():
+        if obj.is_edition:
+            set_change_guidance(obj.edition_of)
+        elif obj.was_ever_published():
             set_change_guidance(obj)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for inline_form in formset.forms:
+            if (former := getattr(inline_form, "led_from", None)) is not None:
+                messages.info(
+                    request,
+                    _(
+                        "%(former)s now leads to %(current)s, so the replacement is recorded "
+                        "against %(current)s."
+                    )
+                    % {
+                        "former": former.reference,
+                        "current": inline_form.instance.target.reference,
+                    },
+                )
 
     # Custom views: each needs its own permission and a form.
 
@@ -418,11 +520,25 @@ class GuidanceAdmin(RecordedChangeAdmin):
             path("<path:object_id>/migrate/", view(self.migrate_view), name="guidance_migrate"),
             path("<path:object_id>/replace/", view(self.replace_view), name="guidance_replace"),
             path("<path:object_id>/status/", view(self.status_view), name="guidance_status"),
+            path("<path:object_id>/edition/", view(self.edition_view), name="guidance_edition"),
+            path("<path:object_id>/submit/", view(self.submit_view), name="guidance_submit"),
+            path("<path:object_id>/review/", view(self.review_view), name="guidance_review"),
+            path("<path:object_id>/changes/", view(self.changes_view), name="guidance_changes"),
             path("<path:object_id>/preview/", view(self.preview_view), name="guidance_preview"),
             path(
-                "<path:object_id>/preview/<slug:slug>/",
+                "<path:object_id>/preview/chapter/<str:slug>/",
                 view(self.preview_view),
                 name="guidance_preview_chapter",
+            ),
+            path(
+                "<path:object_id>/preview/history/",
+                view(self.preview_history_view),
+                name="guidance_preview_history",
+            ),
+            path(
+                "<path:object_id>/preview/whole/",
+                view(self.preview_whole_view),
+                name="guidance_preview_whole",
             ),
             *super().get_urls(),
         ]
@@ -499,6 +615,15 @@ class GuidanceAdmin(RecordedChangeAdmin):
             except RefusedChange as refusal:
                 form.add_error(None, str(refusal))
             else:
+                if form.led_from is not None:
+                    messages.info(
+                        request,
+                        _(
+                            "%(former)s now leads to %(current)s, so the replacement is "
+                            "recorded against %(current)s."
+                        )
+                        % {"former": form.led_from.reference, "current": relation.target.reference},
+                    )
                 messages.success(request, _("Recorded: %(relation)s.") % {"relation": relation})
                 return self._back_to(obj)
         return self._workflow_page(
@@ -575,7 +700,119 @@ class GuidanceAdmin(RecordedChangeAdmin):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         obj = self._object_or_404(request, object_id)
-        return render_preview(request, obj, slug)
+        return render_preview(request, obj, "chapter" if slug else "overview", slug)
+
+    def preview_history_view(self, request, object_id):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return render_preview(request, self._object_or_404(request, object_id), "history")
+
+    def preview_whole_view(self, request, object_id):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return render_preview(request, self._object_or_404(request, object_id), "whole")
+
+    # Editions and review.
+
+    def edition_view(self, request, object_id):
+        """Open the draft edition of published guidance, starting one if there is none."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self._object_or_404(request, object_id)
+        try:
+            edition = editions.start_edition(document=obj, user=request.user)
+        except RefusedChange as refusal:
+            messages.error(request, str(refusal))
+            return self._back_to(obj)
+        return self._back_to(edition)
+
+    def _draft_or_404(self, request, object_id):
+        obj = self._object_or_404(request, object_id)
+        if obj.status != GuidanceStatus.DRAFT:
+            raise Http404(_("%(reference)s is not a draft.") % {"reference": obj.reference})
+        return obj
+
+    def submit_view(self, request, object_id):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        obj = self._draft_or_404(request, object_id)
+        form = forms.SubmitForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                editions.submit_for_review(
+                    draft=obj, user=request.user, note=form.cleaned_data["note"]
+                )
+            except RefusedChange as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(
+                    request,
+                    _("%(reference)s is waiting for a publisher's review.")
+                    % {"reference": obj.reference},
+                )
+                return self._back_to(obj)
+        return self._workflow_page(
+            request,
+            obj,
+            form,
+            _("Submit %(reference)s for review") % {"reference": obj.reference},
+            template="review_form.html",
+            differences=editions.differences(obj),
+        )
+
+    def review_view(self, request, object_id):
+        if not self.has_publish_permission(request):
+            raise PermissionDenied
+        obj = self._draft_or_404(request, object_id)
+        form = forms.ReviewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            document = obj.document
+            try:
+                if data["decision"] == "publish":
+                    editions.publish_draft(draft=obj, user=request.user, reason=data["comment"])
+                    message = _("%(reference)s is published.")
+                elif data["decision"] == "schedule":
+                    editions.schedule(
+                        draft=obj,
+                        user=request.user,
+                        reason=data["comment"],
+                        publish_at=data["publish_at"],
+                    )
+                    message = _("%(reference)s will go live at the time you chose.")
+                else:
+                    editions.send_back(draft=obj, user=request.user, comment=data["comment"])
+                    message = _("%(reference)s is sent back to its editor.")
+            except RefusedChange as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(request, message % {"reference": obj.reference})
+                if data["decision"] == "publish":
+                    return self._back_to(document)
+                return self._back_to(obj)
+        return self._workflow_page(
+            request,
+            obj,
+            form,
+            _("Review %(reference)s") % {"reference": obj.reference},
+            template="review_form.html",
+            differences=editions.differences(obj),
+        )
+
+    def changes_view(self, request, object_id):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        obj = self._object_or_404(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": _("What publishing %(reference)s would change") % {"reference": obj.reference},
+            "differences": editions.differences(obj) if obj.status == GuidanceStatus.DRAFT else [],
+        }
+        return TemplateResponse(request, "admin/guidance/guidance/changes.html", context)
 
     # Actions on the change list: reason (and explanation) come from the action bar.
 
@@ -621,7 +858,10 @@ class GuidanceAdmin(RecordedChangeAdmin):
         self._run_action(request, queryset, "reinstate")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        may_edit = obj is not None and self.has_change_permission(request, obj)
         context.update(
+            draft_edition=editions.draft_of(obj) if obj is not None else None,
+            may_start_edition=may_edit and editions.may_have_edition(obj),
             change_fieldset_name=CHANGE_FIELDSET,
             may_publish=self.has_publish_permission(request),
             may_migrate=self.has_migrate_permission(request),
@@ -637,12 +877,16 @@ class GuidanceAdmin(RecordedChangeAdmin):
         return super().changelist_view(request, extra_context)
 
 
-def render_preview(request, guidance, slug=None):
-    """Render a record with the public pages' templates and context, whatever its status."""
+def render_preview(request, guidance, page="overview", slug=None):
+    """Render a record with the public pages' templates and context, whatever its status.
+
+    Links to the record's own pages lead to their previews, and a banner leads back to the
+    edit form.
+    """
     from ..public import views  # noqa: PLC0415 - the public pages import the admin's models
 
     record = (
-        Guidance.objects.select_related("programme")
+        Guidance.with_editions.select_related("programme", "edition_of")
         .prefetch_related(
             Prefetch("relations", queryset=Relation.objects.select_related("target__programme")),
             Prefetch(
@@ -651,10 +895,39 @@ def render_preview(request, guidance, slug=None):
         )
         .get(pk=guidance.pk)
     )
-    if slug is None:
-        return TemplateResponse(request, "guidance/overview.html", views.overview_context(record))
-    context = views.chapter_context(record, slug)
-    return TemplateResponse(request, "guidance/chapter.html", context)
+    if record.is_edition:
+        # The draft shows as its document will: with its status and its relations.
+        document = record.edition_of
+        record.status, record.status_explanation = document.status, document.status_explanation
+        document.with_public_relations()
+        record.keep_public_relations([*document.relations.all(), *document.inverse_relations.all()])
+    if page == "chapter":
+        template, context = "guidance/chapter.html", views.chapter_context(record, slug)
+    elif page == "history":
+        template, context = "guidance/history.html", views.history_context(record)
+    elif page == "whole":
+        template, context = "guidance/whole.html", views.whole_document_context(record)
+    else:
+        template, context = "guidance/overview.html", views.overview_context(record)
+    context["preview"] = {
+        "edit_url": reverse("admin:guidance_guidance_change", args=[guidance.pk]),
+        "changes_url": reverse("admin:guidance_changes", args=[guidance.pk]),
+        "is_draft": record.status == GuidanceStatus.DRAFT or guidance.is_edition,
+    }
+    response = TemplateResponse(request, template, context)
+    response.add_post_render_callback(lambda r: _links_inside_preview(r, guidance))
+    return response
+
+
+def _links_inside_preview(response, guidance):
+    """Point the links to the record's public pages at their previews."""
+    public = reverse("guidance:overview", args=[guidance.reference.lower()])
+    preview = reverse("admin:guidance_preview", args=[guidance.pk])
+    # reverse() writes every such link the same way, overview, chapters, history and whole.
+    response.content = response.content.replace(
+        f'href="{public}'.encode(), f'href="{preview}'.encode()
+    )
+    return response
 
 
 def change_status(guidance, action, user, reason, explanation=""):

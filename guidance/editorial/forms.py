@@ -6,6 +6,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import editions
 from ..models import (
     ChangeKind,
     Chapter,
@@ -94,6 +95,9 @@ class GuidanceAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["opened_version"].initial = self.instance.version
+            if self.instance.pending_update_text:
+                self.fields["update_text"].initial = self.instance.pending_update_text
+                self.fields["change_kind"].initial = ChangeKind.MAJOR
 
     def clean(self):
         cleaned = super().clean()
@@ -105,6 +109,8 @@ class GuidanceAdminForm(forms.ModelForm):
                     params={"reference": reference},
                 )
             self.instance.reference = reference
+        if problem := editions.published_date_problem(cleaned.get("published_on"), self.instance):
+            self.add_error("published_on", problem)
         if self.is_major_change_to_public_guidance() and not cleaned.get("update_text", "").strip():
             self.add_error(
                 "update_text",
@@ -117,7 +123,7 @@ class GuidanceAdminForm(forms.ModelForm):
         return (
             self.cleaned_data.get("change_kind") == ChangeKind.MAJOR
             and self.instance.pk is not None
-            and GuidanceStatus(self.instance.status).is_public
+            and (self.instance.is_edition or GuidanceStatus(self.instance.status).is_public)
             and not self.instance.is_stub
         )
 
@@ -172,6 +178,12 @@ class RelationInlineFormSet(BaseInlineFormSet):
             relation_type = form.cleaned_data.get("type")
             if target is None or relation_type is None or self.instance.pk is None:
                 continue
+            current = services.current_document(target)
+            if current != target and relation_type in services.REPLACING:
+                # A former reference leads to its document: the replacement is of that document.
+                form.cleaned_data["target"] = form.instance.target = current
+                form.led_from = target
+                target = current
             try:
                 services.check_relation(
                     source=self.instance, target=target, relation_type=relation_type
@@ -270,6 +282,8 @@ class MigrateForm(forms.Form):
 class ReplaceForm(forms.Form):
     """Record that the open document replaces another (or part of another)."""
 
+    led_from = None  # a former reference given, which leads to the document replaced
+
     replaced = forms.CharField(
         label=_("Replaces (reference)"),
         max_length=20,
@@ -302,7 +316,10 @@ class ReplaceForm(forms.Form):
             raise forms.ValidationError(str(error)) from None
         existing = Guidance.objects.filter(reference=f"{code}{number}").first()
         if existing is not None:
-            return existing
+            current = services.current_document(existing)
+            if current != existing:
+                self.led_from = existing
+            return current
         programme = Programme.objects.filter(code=code).first()
         if programme is None:
             raise forms.ValidationError(
@@ -363,4 +380,52 @@ class BulkMigrateForm(forms.Form):
                 raise forms.ValidationError(_("The file is not UTF-8 text.")) from None
         if not cleaned.get("csv_text", "").strip():
             raise forms.ValidationError(_("Choose a CSV file with at least one row."))
+        return cleaned
+
+
+class SubmitForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note to the publisher"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("What changed and why; kept with the change for auditors."),
+        error_messages={"required": _("Tell the publisher what this draft changes.")},
+    )
+
+
+class ReviewForm(forms.Form):
+    DECISIONS = [
+        ("publish", _("Approve and publish now")),
+        ("schedule", _("Approve and schedule")),
+        ("send-back", _("Send back to the editor")),
+    ]
+
+    decision = forms.ChoiceField(choices=DECISIONS, widget=forms.RadioSelect)
+    publish_at = forms.DateTimeField(
+        label=_("Go live at"),
+        required=False,
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"
+        ),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        help_text=_("For a scheduled publication (embargo): nothing goes live before it."),
+    )
+    comment = forms.CharField(
+        label=_("Comment"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("Why you approve it, or what the editor should change."),
+        error_messages={"required": _("Say why you approve it or send it back.")},
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") == "schedule":
+            publish_at = cleaned.get("publish_at")
+            if publish_at is None:
+                self.add_error("publish_at", _("Say when it goes live."))
+            elif publish_at <= timezone.now():
+                self.add_error(
+                    "publish_at", _("That moment has passed: choose a later one or publish now.")
+                )
         return cleaned

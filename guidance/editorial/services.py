@@ -155,9 +155,28 @@ def _reaches(start, goal, types):
     return False
 
 
+def current_document(guidance):
+    """The document a reference now leads to, following migrations (itself if none)."""
+    seen = {guidance.pk}
+    while True:
+        migration = Relation.objects.filter(source=guidance, type=RelationType.MIGRATED_TO).first()
+        if migration is None or migration.target_id in seen:
+            return guidance
+        guidance = migration.target
+        seen.add(guidance.pk)
+
+
 def check_relation(*, source, target, relation_type):
-    """Refuse a relation of a document to itself, or one that closes a circle."""
+    """Refuse a relation of a document to itself, or one that closes a circle.
+
+    'Migrated to' is made only by the Migrate workflow, never recorded by hand.
+    """
     relation_type = RelationType(relation_type)
+    if relation_type == RelationType.MIGRATED_TO:
+        raise RefusedChange(
+            "'Migrated to' is recorded by 'Migrate to a new reference', which also keeps the "
+            "old reference leading to the document and adds the update information."
+        )
     if source.pk == target.pk:
         if relation_type in REPLACING:
             raise RefusedChange(f"{source.reference} cannot replace itself.")
@@ -184,6 +203,9 @@ def replace_guidance(
     relation_type = RelationType.PARTIALLY_REPLACES if partially else RelationType.REPLACES
     with recording(user=user, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=guidance):
         source = Guidance.objects.select_for_update().get(pk=guidance.pk)
+        if replaced.pk is not None:
+            # A former reference leads to its document: the replacement is of that document.
+            replaced = current_document(replaced)
         if replaced.pk is None:
             # A reference named only by this notice becomes a stub, as an import would make it.
             _refuse_taken(replaced.reference)

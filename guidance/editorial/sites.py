@@ -62,6 +62,25 @@ class RegistryAdminSite(admin.AdminSite):
         refuse_signed_in_without_role.admin_site = self
         return refuse_signed_in_without_role
 
+    def index(self, request, extra_context=None):
+        return super().index(request, {**waiting_for(request.user), **(extra_context or {})})
+
+
+def waiting_for(user):
+    """What waits for this user: drafts to review, scheduled publications, drafts sent back."""
+    from ..models import Guidance, ReviewState  # noqa: PLC0415 - loaded before the models
+
+    drafts = Guidance.with_editions.select_related("programme", "submitted_by").order_by(
+        "publish_at", "reference"
+    )
+    waiting = {
+        "scheduled": list(drafts.filter(review_state=ReviewState.SCHEDULED)),
+        "sent_back": list(drafts.filter(review_state=ReviewState.SENT_BACK, submitted_by=user)),
+    }
+    if user.has_perm("guidance.publish_guidance"):
+        waiting["awaiting_review"] = list(drafts.filter(review_state=ReviewState.SUBMITTED))
+    return waiting
+
 
 class RegistryAdminConfig(AdminConfig):
     default_site = "guidance.editorial.sites.RegistryAdminSite"

@@ -242,7 +242,12 @@ def history(request, reference):
     url = record.get_history_url()
     if response := canonical_redirect(request, record, requested, url):
         return response
-    context = {
+    return render(request, "guidance/history.html", history_context(record))
+
+
+def history_context(record):
+    """What the history page shows of a record (the admin's preview uses it too)."""
+    return {
         "guidance": record,
         "chapters": []
         if record.status_enum.is_withdrawn
@@ -250,7 +255,6 @@ def history(request, reference):
         "withdrawn": record.status != GuidanceStatus.PUBLISHED,
         **update_entries(record),
     }
-    return render(request, "guidance/history.html", context)
 
 
 def site_origin(request):
