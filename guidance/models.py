@@ -297,6 +297,18 @@ def reference_and_title_words():
     return SearchVector("reference", "title", config=SEARCH_CONFIG)
 
 
+# The fields by which a draft edition goes through review: workflow, not what the document says.
+EDITION_WORKFLOW_FIELDS = (
+    "edition_of",
+    "review_state",
+    "review_note",
+    "review_comment",
+    "submitted_by",
+    "publish_at",
+    "pending_update_text",
+)
+
+
 class GuidanceQuerySet(TrackedQuerySet):
     def draft_editions(self):
         """Draft editions of published documents (with_editions only: objects hides them)."""

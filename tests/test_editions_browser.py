@@ -17,20 +17,27 @@ from guidance.editorial.services import migrate_guidance
 from guidance.models import ChangeSet, Guidance
 from guidance.public.page_cache import forget_all_pages
 from tests.browser import needs_chromium
-from tests.factories import make_guidance, make_user
+from tests.factories import enrol_authenticator, make_guidance, make_user
 from tests.redis_server import redis_is_running
 
 PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = [*needs_chromium, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    *needs_chromium,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.second_factor,
+]
+
+authenticators = {}
 
 
 @pytest.fixture
 def site(live_server):
     call_command("load_samples", stdout=io.StringIO(), stderr=io.StringIO())
-    make_user("editor", groups=["Editors"], is_staff=True, password=PASSWORD)
-    make_user("publisher", groups=["Publishers"], is_staff=True, password=PASSWORD)
+    for username, group in (("editor", "Editors"), ("publisher", "Publishers")):
+        user = make_user(username, groups=[group], is_staff=True, password=PASSWORD)
+        authenticators[username] = enrol_authenticator(user)
     return live_server.url
 
 
@@ -46,6 +53,9 @@ def signed_in(browser, site, username):
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     navigate(page, "input[type=submit]")
+    # The second step: the code the user's authenticator app shows now.
+    page.fill("#id_code", authenticators[username]())
+    navigate(page, "form:not(.sign-out) button[type=submit]")
     return page
 
 

@@ -38,7 +38,10 @@ def test_a_chapter_shows_heading_levels_and_research_recommendations(client):
 def test_an_editor_changes_notices_review_dates_and_heading_levels_in_the_admin(client):
     import_guidance_file(DOCUMENTS / "cg_overview_shape.md")
     client.force_login(make_user("editor", groups=["Editors"], is_staff=True))
-    cg = Guidance.objects.get(reference="CG127")
+    published = Guidance.objects.get(reference="CG127")
+    # Published guidance is edited in its draft edition.
+    assert client.post(reverse("admin:guidance_edition", args=[published.pk])).status_code == 302
+    cg = Guidance.with_editions.get(edition_of=published)
     url = reverse("admin:guidance_guidance_change", args=[cg.pk])
     page = client.get(url)
     heading = cg.blocks.get(kind=Block.Kind.HEADING)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ..models import (
+    EDITION_WORKFLOW_FIELDS,
     Block,
     ChangeSet,
     Chapter,
@@ -445,7 +446,9 @@ class PartChange:
 TEXT_FIELDS = {"title", "summary", "text", "bullets", "public explanation", "statement", "note"}
 
 # The number is part of the reference; the version counts saves.
-DOCUMENT_FIELDS_NOT_COMPARED = {"id", "number", "version"}
+# The number is shown with the reference; a draft edition's review workflow is not what the
+# document says.
+DOCUMENT_FIELDS_NOT_COMPARED = {"id", "number", "version", *EDITION_WORKFLOW_FIELDS}
 # How a field is shown where its value alone would not read well.
 DOCUMENT_FIELD_DISPLAY = {"programme": lambda record: record.programme.code}
 
@@ -467,7 +470,7 @@ def _document_field_value(record, field):
     if field.name in DOCUMENT_FIELD_DISPLAY:
         return DOCUMENT_FIELD_DISPLAY[field.name](record)
     if isinstance(field, models.DateField):
-        precision = getattr(record, field.name.removesuffix("_on") + "_precision", "day")
+        precision = getattr(record, field.name.removesuffix("_on") + "_precision", "") or "day"
         return format_date(getattr(record, field.attname), precision)
     if field.choices:
         return getattr(record, f"get_{field.name}_display")()

@@ -302,8 +302,17 @@ class GuidanceAdmin(RecordedChangeAdmin):
         return self.change_fieldsets if obj else self.add_fieldsets
 
     add_fieldsets = (
-        (None, {"fields": ("programme", "number", "title", "summary")}),
-        (_("Dates"), {"fields": (("published_on", "published_precision"),)}),
+        (None, {"fields": ("programme", "number", "title", "summary", "notices")}),
+        (
+            _("Dates"),
+            {
+                "fields": (
+                    ("published_on", "published_precision"),
+                    ("last_reviewed_on", "last_reviewed_precision"),
+                    ("review_decision_on", "review_decision_precision"),
+                )
+            },
+        ),
         (_("Edition"), {"fields": ("isbn", "minor_changes_heading", "is_stub")}),
     )
     change_fieldsets = (

@@ -6,7 +6,15 @@ The JSON shape is the product's public data contract: keys are only ever added.
 import calendar
 import re
 
-from ..models import Block, ChangeKind, DatePrecision, Guidance, RelationType, date_json
+from ..models import (
+    EDITION_WORKFLOW_FIELDS,
+    Block,
+    ChangeKind,
+    DatePrecision,
+    Guidance,
+    RelationType,
+    date_json,
+)
 
 
 def load_document(reference):
@@ -259,9 +267,12 @@ EXPORTED_FIELDS = {
         "last_reviewed_precision": "last_reviewed",
         "notices": "notices",
         "minor_changes_heading": "minor_changes_heading",
+        # The draft edition's review workflow: not what the document says.
+        **dict.fromkeys(EDITION_WORKFLOW_FIELDS, ""),
     },
     "Chapter": {
         "id": "",
+        "key": "",
         "guidance": "",
         "position": "",
         "number": "number",
@@ -280,9 +291,11 @@ EXPORTED_FIELDS = {
         "bullets": "bullets",
         "category": "category",
         "level": "level",
+        "key": "",
     },
     "UpdateEntry": {
         "id": "",
+        "key": "",
         "guidance": "",
         "position": "",
         "date": "date",

@@ -53,7 +53,7 @@ class CursorPage:
         self.count = len(references)
         self.references = references[start : start + self.size]
         self.start = start
-        found = queryset.in_bulk(self.references, field_name="reference")
+        found = {g.reference: g for g in queryset.filter(reference__in=self.references)}
         self.items = [found[reference] for reference in self.references if reference in found]
         self.has_next = start + self.size < len(references)
         self.has_previous = start > 0
