@@ -8,6 +8,7 @@ history row can lack a user and a reason.
 
 import contextlib
 import contextvars
+import functools
 import uuid
 
 from django.contrib.auth import get_user_model
@@ -46,11 +47,23 @@ class PendingChange:
         self.kind = kind
         self.source = source
         self.guidance = guidance
-        self.started_at = timezone.now()
         # The history models this change wrote rows of: sealing reads only their tables.
         self.history_models = set()
         # The documents whose record or parts it wrote (relations: both ends), for the purge.
         self.guidance_ids = set()
+
+    @functools.cached_property
+    def started_at(self):
+        """When the change began: read at its first write, once the chain is held.
+
+        Holding the chain from the first write until the commit seals changes in the order
+        of their times, so that times never go backwards along the sequence.
+        """
+        ledger.lock_chain()
+        head = ledger.chain_head(ChangeSet)
+        now = timezone.now()
+        # A clock behind the last change's (another server's) must not reorder the chain.
+        return max(now, head.created_at) if head else now
 
     def note_written(self, history_model, objs):
         self.history_models.add(history_model)
@@ -62,6 +75,8 @@ class PendingChange:
         self.guidance_ids.discard(None)
 
     def save(self):
+        if not self.history_models:
+            return None  # nothing was written: no change to record
         change_set = ChangeSet(
             id=self.id,
             created_at=self.started_at,
@@ -71,8 +86,6 @@ class PendingChange:
             source=self.source,
             guidance=self.guidance,
         )
-        if not self.history_models:
-            return None  # nothing was written: no change to record
         ledger.seal(change_set, models=self.history_models)
         change_set.save(force_insert=True)
         change_set.guidance_ids = frozenset(self.guidance_ids)

@@ -143,10 +143,22 @@ class ChangeSet(models.Model):
     previous_digest = models.CharField(max_length=64, blank=True)
     digest = models.CharField(max_length=64, blank=True)
     row_hashes = models.JSONField(default=dict, blank=True)
+    # How it was sealed (guidance.proof): 1 before signing existed, 2 signed.
+    format = models.PositiveSmallIntegerField(default=2)
+    # The columns of each history table as they were sealed, so that a column added later
+    # leaves the old rows' hashes as they were.
+    row_fields = models.JSONField(default=dict, blank=True)
+    # Who, as they were named when the change was made (inside what is hashed).
+    username = models.CharField(max_length=150, blank=True)
+    user_display_name = models.CharField(max_length=300, blank=True)
+    # Which key signed the digest (the start of its public key's SHA-256), and the signature.
+    key_id = models.CharField(max_length=16, blank=True)
+    signature = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
-        get_latest_by = "created_at"
+        # The sequence is the order of changes; the chain checks that times agree with it.
+        ordering = ["-sequence"]
+        get_latest_by = "sequence"
         # The audit log filters by one of these and shows the newest first.
         indexes = [
             models.Index(fields=["user", "-created_at"], name="changeset_user_recent"),
