@@ -37,8 +37,8 @@ def kept_head():
 def forge_change(guidance, *, title, created_at, private_key=None, change_format=2):
     """Chain a change after the head with the project's own hash functions, as an attacker with
     the database (but not the signing key) could: a history row, the change, the live row."""
-    head = ChangeSet.objects.order_by("-sequence").first()
     editor = make_user("editor")
+    head = ChangeSet.objects.order_by("-sequence").first()
     change = ChangeSet(
         id=uuid.uuid4(),
         created_at=created_at,
