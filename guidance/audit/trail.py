@@ -63,6 +63,11 @@ def _touching(ids):
     ]
 
 
+def history_of(ids):
+    """(history model, condition on its rows) for every part of the documents with these ids."""
+    return _touching(ids)
+
+
 def touching(ids):
     """A condition on changes: those that wrote one of these documents or anything in them."""
     condition = Q(guidance_id__in=ids)
