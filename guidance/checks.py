@@ -44,6 +44,19 @@ def history_is_signed_with_a_production_key(app_configs, **kwargs):
     return []
 
 
+@register(Tags.security, deploy=True)
+def history_heads_are_witnessed(app_configs, **kwargs):
+    if not settings.HISTORY_WITNESS_FILE:
+        return [
+            checks.Warning(
+                "No witness keeps the history's heads outside the database.",
+                hint="Set HISTORY_WITNESS_FILE to an append-only file another account owns.",
+                id="guidance.W005",
+            )
+        ]
+    return []
+
+
 OLDEST_REDIS = "7.0"
 
 

@@ -168,7 +168,7 @@ def timeline(guidance, page_number=1):
         changes_touching(ids)
         .select_related("user", "guidance")
         .defer("row_hashes")
-        .order_by("-created_at", "-sequence")
+        .order_by("-sequence")
     )
     page = Paginator(changes, TIMELINE_PER_PAGE).get_page(page_number)
     touched = parts_touched([change.id for change in page], ids, guidance.pk)
@@ -205,7 +205,7 @@ def audit_log(
         changes = changes.filter(kind="" if kind == "none" else kind)
     if source:
         changes = changes.filter(source=source)
-    return changes.order_by("-created_at", "-sequence")
+    return changes.order_by("-sequence")
 
 
 CSV_HEADER = ["sequence", "recorded at", "user", "reason", "kind", "source", "document", "digest"]
