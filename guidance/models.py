@@ -225,7 +225,8 @@ class AccountHistory(HistoricalRecords):
 
     def post_save(self, instance, created, using=None, **kwargs):
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and set(update_fields) <= {"last_login"}:
+        # A sign-in saves last_login, and may re-hash the password: history keeps neither.
+        if update_fields is not None and set(update_fields) <= {"last_login", "password"}:
             return
         from .history import recorded  # noqa: PLC0415 - history imports the models
 

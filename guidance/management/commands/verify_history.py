@@ -23,8 +23,10 @@ def head_argument(value):
 
 class Command(BaseCommand):
     help = (
-        "Recompute every history row's hash and the chain of changes; report rows that do "
-        "not match, and live rows that differ from their history. Exits 1 on any problem."
+        "Recompute every history row's hash and the chain of changes, check every signature "
+        "and that times follow the sequence, compare the chain with the witnessed heads and the "
+        "triggers with what the migrations installed; report rows that do not match, and live "
+        "rows that differ from their history. Exits 1 on any problem."
     )
 
     def add_arguments(self, parser):
