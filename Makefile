@@ -15,8 +15,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-## Migrate, load the samples and demo accounts, serve on 127.0.0.1:8000 with a background worker.
+## Make a development signing key if none; migrate, load the samples and demo accounts; serve on 127.0.0.1:8000 with a background worker.
+run: export HISTORY_WITNESS_FILE ?= .history-witness.dev
 run: $(STAMP)
+	$(BIN)/python manage.py make_signing_key
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_samples
 	$(BIN)/python manage.py create_demo_accounts

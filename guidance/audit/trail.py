@@ -63,6 +63,11 @@ def _touching(ids):
     ]
 
 
+def history_of(ids):
+    """(history model, condition on its rows) for every part of the documents with these ids."""
+    return _touching(ids)
+
+
 def touching(ids):
     """A condition on changes: those that wrote one of these documents or anything in them."""
     condition = Q(guidance_id__in=ids)
@@ -163,7 +168,7 @@ def timeline(guidance, page_number=1):
         changes_touching(ids)
         .select_related("user", "guidance")
         .defer("row_hashes")
-        .order_by("-created_at", "-sequence")
+        .order_by("-sequence")
     )
     page = Paginator(changes, TIMELINE_PER_PAGE).get_page(page_number)
     touched = parts_touched([change.id for change in page], ids, guidance.pk)
@@ -200,7 +205,7 @@ def audit_log(
         changes = changes.filter(kind="" if kind == "none" else kind)
     if source:
         changes = changes.filter(source=source)
-    return changes.order_by("-created_at", "-sequence")
+    return changes.order_by("-sequence")
 
 
 CSV_HEADER = ["sequence", "recorded at", "user", "reason", "kind", "source", "document", "digest"]

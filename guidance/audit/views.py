@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 from .. import ledger
@@ -26,7 +27,7 @@ from ..models import (
     normalise_reference,
 )
 from ..public import page_cache
-from . import trail
+from . import evidence, trail
 from .forms import AuditLogForm
 
 LOG_PER_PAGE = 50
@@ -263,4 +264,23 @@ def log_csv(request):
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.csv"'
+    return response
+
+
+@auditors_only
+def evidence_pack(request, reference):
+    """The document's evidence pack for a period (?from=&to=), as a zip download."""
+    document = audited_document(reference)
+    try:
+        start, end = evidence.period(request.GET.get("from"), request.GET.get("to"))
+    except trail.BadMoment as problem:
+        return render(
+            request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
+        )
+    response = HttpResponse(
+        evidence.build_pack(document, start, end), content_type="application/zip"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{document.reference}-evidence.zip"'
+    # Who did what, and why: never kept by a browser or a shared cache.
+    patch_cache_control(response, private=True, no_store=True)
     return response

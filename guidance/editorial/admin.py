@@ -2,8 +2,8 @@
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.db.models import Prefetch
@@ -682,7 +682,9 @@ class OrganisationAdmin(RecordedChangeAdmin):
 class ChangeSetAdmin(admin.ModelAdmin):
     """Changes as they were recorded: read only, for everyone."""
 
-    list_display = ("created_at", "user", "reason", "kind", "source", "guidance", "sequence")
+    # The sequence is the order of changes; who as they were named when the change was made.
+    list_display = ("sequence", "created_at", "username", "reason", "kind", "source", "guidance")
+    ordering = ("-sequence",)
     list_filter = ("source", "kind")
     list_select_related = ("user", "guidance")
     search_fields = ("reason", "user__username", "guidance__reference")
@@ -698,11 +700,32 @@ class ChangeSetAdmin(admin.ModelAdmin):
         return False
 
 
+class RecordedRolesAdmin:
+    """Saves of accounts and groups are recorded changes, by whoever saved them."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        label = self.model._meta.verbose_name
+        with recording(
+            user=request.user,
+            reason=f"{label.capitalize()} {'changed' if object_id else 'added'} in the admin",
+            source=ChangeSet.Source.ADMIN,
+        ):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+
 admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(RecordedRolesAdmin, GroupAdmin):
+    pass
 
 
 @admin.register(User)
-class AccountAdmin(UserAdmin):
+class AccountAdmin(RecordedRolesAdmin, UserAdmin):
     """Accounts are deactivated, never deleted: the history names who made each change."""
 
     def has_delete_permission(self, request, obj=None):
