@@ -2,6 +2,10 @@
 
 import json
 import statistics
+from pathlib import Path
+
+# How the figures are made and read, written by hand: the report carries it after the figures.
+METHOD = Path(__file__).with_name("METHOD.md")
 
 # (scenario, what it is compared with, floor ratio, floor p99 in ms, postgresql only)
 FLOORS = {
@@ -285,5 +289,5 @@ def markdown(result):
 
 
 def write(result, markdown_path, json_path):
-    markdown_path.write_text(markdown(result))
+    markdown_path.write_text(markdown(result) + "\n" + METHOD.read_text())
     json_path.write_text(json.dumps(result, indent=2, default=str) + "\n")

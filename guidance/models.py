@@ -5,18 +5,20 @@ ChangeSet (one admin save, one workflow run, one import) that says who and why.
 """
 
 import contextvars
-import functools
 import re
 import uuid
-from urllib.parse import quote
 
 from django.conf import settings
-from django.db import models
+from django.contrib.postgres.search import (
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+    SearchVectorField,
+)
+from django.db import connection, models
 from django.db.models import ProtectedError, Q
-from django.db.models.expressions import RawSQL
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -66,31 +68,6 @@ class DatePrecision(models.TextChoices):
         if self == DatePrecision.MONTH:
             return f"{value:%B %Y}"
         return f"{value:%Y}"
-
-
-URL_ARGUMENT = "~argument~"
-
-
-@functools.lru_cache(maxsize=64)
-def _url_parts(name, arity, script_prefix, urlconf):
-    parts = reverse(name, urlconf=urlconf, args=[URL_ARGUMENT] * arity).split(URL_ARGUMENT)
-    return parts if len(parts) == arity + 1 else None
-
-
-def page_url(name, *args):
-    """reverse(name, args=args) for the public pages of a document, which a page links to by
-    the dozen: each URL pattern is reversed once, and the arguments are put in its place.
-    """
-    # Keyed by the URL configuration in force, as reverse() finds it (override_settings too).
-    urlconf = get_urlconf() or settings.ROOT_URLCONF
-    parts = _url_parts(name, len(args), get_script_prefix(), urlconf)
-    if parts is None:
-        return reverse(name, args=args)
-    url = [parts[0]]
-    for argument, part in zip(args, parts[1:], strict=True):
-        # As reverse() quotes them; a reference or a slug has nothing to quote.
-        url += [quote(str(argument), safe=RFC3986_SUBDELIMS + "/~:@"), part]
-    return "".join(url)
 
 
 def format_date(value, precision):
@@ -405,12 +382,15 @@ class GuidanceStatus(models.TextChoices):
 PUBLIC_STATUSES = [status for status in GuidanceStatus if status.is_public]
 SEARCH_CONFIG = "english"
 MAX_MIGRATION_HOPS = 5
-# The words of a document's reference and title, as migration 0004 indexes them (PostgreSQL).
-GUIDANCE_WORDS = (
-    f"to_tsvector('{SEARCH_CONFIG}'::regconfig, "
-    "coalesce(reference, '') || ' ' || coalesce(title, ''))"
-)
-GUIDANCE_WORDS_OF_ROW = GUIDANCE_WORDS.replace("coalesce(", "coalesce(guidance_guidance.")
+
+
+def reference_and_title_words():
+    """The words of a document's reference and title, as migration 0008's GIN index holds them.
+
+    The index is made by the migration alone, on PostgreSQL: in the model's Meta it would be
+    made on SQLite too, whenever a migration rebuilds the table.
+    """
+    return SearchVector("reference", "title", config=SEARCH_CONFIG)
 
 
 class GuidanceQuerySet(TrackedQuerySet):
@@ -473,54 +453,69 @@ class GuidanceQuerySet(TrackedQuerySet):
         return current, requested
 
     def search(self, text):
-        """Documents matching keywords, best first; a former reference finds its current document.
+        """Documents matching keywords, best first; a reference finds the document now in force.
 
         PostgreSQL ranks a web-style query (quoted phrases, OR, -word) over reference, title and
-        paragraph text, using the indexes of migration 0004; other databases match substrings.
+        paragraph text; other databases match words and quoted phrases as substrings. Records
+        known only from a notice are found by their reference alone.
         """
-        from django.db import connection  # noqa: PLC0415
-
         text = (text or "").strip()
         if not text:
             return self
-        migrations = Relation.objects.filter(type=RelationType.MIGRATED_TO)
-        try:
-            reference = normalise_reference(text)
-            # A migrated reference is found as the document it now is.
-            by_reference = Q(reference=reference) | Q(
-                pk__in=migrations.filter(source__reference=reference).values("target_id")
-            )
-        except MalformedReference:
-            by_reference = Q(pk__in=[])
         if connection.vendor == "postgresql":
-            query = "websearch_to_tsquery(%s::regconfig, %s)"
-            in_title = f"SELECT id FROM guidance_guidance WHERE {GUIDANCE_WORDS} @@ {query}"
-            params = [SEARCH_CONFIG, text]
-            # Documents whose reference, title or text has the words (see migration 0004).
-            matches = RawSQL(f"SELECT guidance_search_matches({query})", params)
-            # Title matches first, ranked; the words are parsed only for those documents.
-            rank = RawSQL(
-                f"CASE WHEN guidance_guidance.id IN ({in_title}) "
-                f"THEN ts_rank({GUIDANCE_WORDS_OF_ROW}, {query}) ELSE 0 END",
-                params * 2,
-                output_field=models.FloatField(),
-            )
+            query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+            by_words = Q(
+                pk__in=Guidance.objects.alias(words=reference_and_title_words())
+                .filter(words=query)
+                .values("pk")
+            ) | Q(pk__in=SearchDocument.objects.filter(words=query).values("guidance_id"))
+            found = self.filter(by_reference(text) | (Q(is_stub=False) & by_words))
             return (
-                self.filter(by_reference | Q(pk__in=matches))
-                .exclude(pk__in=migrations.values("source_id"))
-                .annotate(rank=rank)
-                .order_by("-rank", "-published_on", "reference")
+                found.exclude(pk__in=migrated_references())
+                .annotate(rank=SearchRank(reference_and_title_words(), query))
+                .order_by("-rank", models.F("published_on").desc(nulls_last=True), "reference")
             )
         # Quoted phrases are matched whole, other words one by one.
         words = [phrase or word for phrase, word in re.findall(r'"([^"]+)"|([^\s"]+)', text)]
-        matches = Q()
+        by_words = Q()
         for word in words:
-            matches &= (
+            by_words &= (
                 Q(title__icontains=word)
                 | Q(reference__iexact=word)
                 | Q(pk__in=Block.objects.filter(text__icontains=word).values("guidance_id"))
             )
-        return self.filter(by_reference | matches).exclude(pk__in=migrations.values("source_id"))
+        found = self.filter(by_reference(text) | (Q(is_stub=False) & by_words))
+        return found.exclude(pk__in=migrated_references()).newest_first()
+
+    def newest_first(self):
+        """By date published, newest first; guidance without a date last, on every database."""
+        return self.order_by(models.F("published_on").desc(nulls_last=True), "reference")
+
+
+def migrated_references():
+    """Ids of references that were migrated: they are found as the document they now are."""
+    return Relation.objects.filter(type=RelationType.MIGRATED_TO).values("source_id")
+
+
+def by_reference(text):
+    """A condition finding the record a reference names and the documents now in its place.
+
+    A migrated reference leads to its new document, a replaced one to what replaces it.
+    """
+    try:
+        reference = normalise_reference(text)
+    except MalformedReference:
+        return Q(pk__in=[])
+    named = Relation.objects.filter(source__reference=reference, type=RelationType.MIGRATED_TO)
+    replaced = Relation.objects.filter(
+        target__reference=reference,
+        type__in=[RelationType.REPLACES, RelationType.PARTIALLY_REPLACES],
+    )
+    return (
+        Q(reference=reference)
+        | Q(pk__in=named.values("target_id"))
+        | Q(pk__in=replaced.values("source_id"))
+    )
 
 
 class Guidance(models.Model):
@@ -600,13 +595,13 @@ class Guidance(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return page_url("guidance:overview", self.reference.lower())
+        return reverse("guidance:overview", args=[self.reference.lower()])
 
     def get_history_url(self):
-        return page_url("guidance:history", self.reference.lower())
+        return reverse("guidance:history", args=[self.reference.lower()])
 
     def get_whole_url(self):
-        return page_url("guidance:whole", self.reference.lower())
+        return reverse("guidance:whole", args=[self.reference.lower()])
 
     @property
     def status_enum(self):
@@ -724,33 +719,37 @@ class Guidance(models.Model):
         return self
 
     def keep_public_relations(self, rows):
-        """Hold relations loaded elsewhere (each with its source and target) as this record's."""
+        """Hold relations loaded elsewhere (each with its source and target) as this record's.
+
+        They are kept where Prefetch("relations", to_attr="public_relations") and its inverse
+        would put them; one query reads both ways, where two prefetches would take two.
+        """
         # Relation's ordering, applied here: in SQL it joins each source's programme again.
         rows = sorted(
             rows, key=lambda r: (r.source.programme.code, r.source.number, r.position, r.id)
         )
-        outgoing, incoming = [], []
+        self.public_relations, self.public_inverse_relations = [], []
         for row in rows:
             # A relation of the document to itself is both, as the two prefetches would have it.
             if row.source_id == self.pk:
                 row.source = self
-                outgoing.append(row)
+                self.public_relations.append(row)
             if row.target_id == self.pk:
                 row.target = self
-                incoming.append(row)
-        cache = self.__dict__.setdefault("_prefetched_objects_cache", {})
-        for name, found in (("relations", outgoing), ("inverse_relations", incoming)):
-            queryset = getattr(self, name).all()
-            queryset._result_cache = found
-            queryset._prefetch_done = True
-            cache[name] = queryset
+                self.public_inverse_relations.append(row)
 
-    # The relation helpers read the relations with_public_relations() loaded, if it ran.
+    # The relation helpers read the public relations when they were loaded, else all of them.
     def _outgoing(self, *types):
-        return [relation for relation in self.relations.all() if relation.type in types]
+        relations = getattr(self, "public_relations", None)
+        if relations is None:
+            relations = self.relations.all()
+        return [relation for relation in relations if relation.type in types]
 
     def _incoming(self, *types):
-        return [relation for relation in self.inverse_relations.all() if relation.type in types]
+        relations = getattr(self, "public_inverse_relations", None)
+        if relations is None:
+            relations = self.inverse_relations.all()
+        return [relation for relation in relations if relation.type in types]
 
     @property
     def migration(self):
@@ -795,6 +794,30 @@ class Guidance(models.Model):
         )
 
 
+class SearchDocument(models.Model):
+    """The words of all the paragraphs of a document (PostgreSQL only).
+
+    Derived, with no history: PostgreSQL keeps the table itself, with triggers on the blocks
+    (migration 0004), so that no write path can forget it.
+    """
+
+    guidance = models.OneToOneField(
+        Guidance,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_constraint=False,
+        related_name="+",
+    )
+    words = SearchVectorField(db_column="vector")
+
+    class Meta:
+        managed = False
+        db_table = "guidance_search_document"
+
+    def __str__(self):
+        return f"Words of guidance {self.guidance_id}"
+
+
 class Chapter(models.Model):
     guidance = models.ForeignKey(Guidance, on_delete=models.CASCADE, related_name="chapters")
     position = models.PositiveIntegerField()
@@ -828,7 +851,7 @@ class Chapter(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return page_url("guidance:chapter", self.guidance.reference.lower(), self.slug)
+        return reverse("guidance:chapter", args=[self.guidance.reference.lower(), self.slug])
 
     @property
     def heading(self):

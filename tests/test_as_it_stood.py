@@ -102,11 +102,11 @@ def test_a_change_is_seen_whole_or_not_at_all():
 
     before = as_it_stood(document.pk, Moment(edit.created_at, inclusive=False))
     after = as_it_stood(document.pk, Moment(edit.created_at))
-    assert {b.text for b in before.chapters[0].blocks.all()} == {
+    assert {b.text for b in before.sections[0][1]} == {
         "Recommendation 1 text.",
         "Recommendation 2 text.",
     }
-    assert {b.text for b in after.chapters[0].blocks.all()} == {"Reworded."}
+    assert {b.text for b in after.sections[0][1]} == {"Reworded."}
 
 
 def test_the_status_and_explanation_of_the_time_are_shown(client):

@@ -358,3 +358,14 @@ def test_a_page_runs_as_many_queries_for_a_large_document_as_for_a_small_one(
 
     assert large_page.status_code == 200
     assert small_page.status_code in (200, 404)
+
+
+def test_links_to_a_document_follow_the_url_configuration_in_force(client, settings):
+    document = make_document("HTG501", chapters=1)
+    settings.ROOT_URLCONF = "tests.prefixed_urls"
+    chapter = document.chapters.get()
+    assert document.get_absolute_url() == "/registry/guidance/htg501/"
+    assert chapter.get_absolute_url() == f"/registry/guidance/htg501/chapter/{chapter.slug}/"
+    html = client.get("/registry/guidance/htg501/").content.decode()
+    assert f'href="/registry/guidance/htg501/chapter/{chapter.slug}/"' in html
+    assert 'href="/registry/guidance/htg501/history/"' in html

@@ -147,3 +147,62 @@ def test_postgresql_search_follows_every_edit_of_the_text(client, as_editor):
 
     assert result_references(client.get("/guidance/", {"q": "oldword"})) == []
     assert result_references(client.get("/guidance/", {"q": "newword"})) == ["TA1"]
+
+
+@pytest.mark.parametrize("params", [{}, {"sort": "date"}, {"q": "guidance"}])
+def test_newest_first_puts_undated_guidance_last(client, params):
+    make_guidance("TA1", published_on=datetime.date(2019, 1, 1))
+    make_guidance("TA2", published_on=None)
+    make_guidance("TA3", published_on=datetime.date(2023, 6, 1))
+    assert result_references(client.get("/guidance/", params)) == ["TA3", "TA1", "TA2"]
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"q": "word " * 41}, "Ensure this value has at most 200 characters"),
+        ({"programme": "XYZ"}, "Select a valid choice"),
+    ],
+)
+def test_a_refused_search_shows_the_error_and_no_results(client, params, error):
+    make_guidance("TA1")
+    response = client.get("/guidance/", params)
+    html = response.content.decode()
+    assert error in html
+    assert status_text(response) == "Your search was not run: correct what is marked above."
+    assert "<table" not in html
+    assert result_references(response) == []
+
+
+def test_records_known_only_from_a_notice_are_not_search_results(client):
+    load_samples()
+    stubs = ["IPG346", "IPG420", "IPG508", "IPG640"]
+    found = result_references(client.get("/guidance/", {"q": "-venoplasty"}))
+    assert not set(found) & set(stubs)
+    if connection.vendor == "postgresql":
+        assert found == ["MTG1"]  # every document without the word
+    make_guidance("IPG9", title="Venoplasty named in a notice", is_stub=True, published_on=None)
+    assert result_references(client.get("/guidance/", {"q": "venoplasty"})) == ["HTG501"]
+    assert result_references(client.get("/guidance/", {"q": "IPG9"})) == ["IPG9"]
+
+
+@pytest.mark.parametrize("query", ["ipg420", "IPG 420"])
+def test_searching_a_replaced_reference_finds_what_replaces_it_too(client, query):
+    load_samples()
+    assert sorted(result_references(client.get("/guidance/", {"q": query}))) == [
+        "HTG501",
+        "IPG420",
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_postgresql_search_reads_the_index_of_reference_and_title_words():
+    from guidance.models import Guidance  # noqa: PLC0415
+
+    make_guidance("TA1", title="Knee replacement")
+    with connection.cursor() as cursor:
+        # With sequential scans priced out, a query the index can answer is answered from it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = Guidance.objects.published().search("knee").explain()
+    assert "guidance_search_words" in plan

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -303,35 +304,14 @@ def parse_moment(value, *, before=False):
 
 
 def _state(history, moment):
-    """Live-model instances as they stood at the moment (deleted rows left out)."""
-    latest = {}
-    for row in moment.rows(history).order_by("history_date", "history_id"):
-        latest[row.id] = row
-    return [_instance(row) for row in latest.values() if row.history_type != "-"]
+    """Live-model instances as they stood at the moment (deleted rows left out).
 
-
-def _instance(row):
-    model = row.instance_type
-    instance = model(
-        **{
-            f.attname: getattr(row, f.attname)
-            for f in model._meta.concrete_fields
-            if hasattr(row, f.attname)
-        }
-    )
-    instance._state.adding = False
-    instance.as_of_change_id = row.change_set_id
-    return instance
-
-
-def _prefetched(instance, name, model, items):
-    """Make instance.<name>.all() return these items without a query, as prefetching does."""
-    queryset = model._base_manager.none()
-    queryset._result_cache = list(items)
-    queryset._prefetch_done = True
-    if not hasattr(instance, "_prefetched_objects_cache"):
-        instance._prefetched_objects_cache = {}
-    instance._prefetched_objects_cache[name] = queryset
+    simple-history's as_of(), except that a row written twice within one change (both rows
+    carry the change's time) counts once, as its last write, even when that was its deletion.
+    """
+    rows = moment.rows(history).latest_of_each().order_by("history_date", "history_id")
+    latest = {row.id: row for row in rows}
+    return [row.instance for row in latest.values() if row.history_type != "-"]
 
 
 @dataclass
@@ -340,7 +320,7 @@ class Snapshot:
 
     moment: Moment
     guidance: Guidance
-    chapters: list
+    sections: list  # (chapter, its blocks), in order
     endorsements: list
     update_entries: list
     responsibility: ResponsibilityStatement | None
@@ -388,11 +368,10 @@ def as_it_stood(guidance_id, moment):
         relation.source = others[relation.source_id]
         relation.target = others[relation.target_id]
     relations.sort(key=lambda r: (r.position, r.pk))
+    # Where the public pages' helpers (Guidance.replaced_by, .migration, ...) read them.
     for record in others.values():
-        _prefetched(record, "relations", Relation, [r for r in relations if r.source is record])
-        _prefetched(
-            record, "inverse_relations", Relation, [r for r in relations if r.target is record]
-        )
+        record.public_relations = [r for r in relations if r.source is record]
+        record.public_inverse_relations = [r for r in relations if r.target is record]
 
     chapters = sorted(
         _state(Chapter.history.filter(guidance_id=guidance_id), moment), key=lambda c: c.position
@@ -400,9 +379,10 @@ def as_it_stood(guidance_id, moment):
     blocks = sorted(
         _state(Block.history.filter(guidance_id=guidance_id), moment), key=lambda b: b.position
     )
+    sections = []
     for chapter in chapters:
         chapter.guidance = document
-        _prefetched(chapter, "blocks", Block, [b for b in blocks if b.chapter_id == chapter.pk])
+        sections.append((chapter, [b for b in blocks if b.chapter_id == chapter.pk]))
     for block in blocks:
         block.guidance = document
     endorsements = _state(Endorsement.history.filter(guidance_id=guidance_id), moment)
@@ -420,13 +400,10 @@ def as_it_stood(guidance_id, moment):
         _state(UpdateEntry.history.filter(guidance_id=guidance_id), moment),
         key=lambda e: e.position,
     )
-    _prefetched(document, "chapters", Chapter, chapters)
-    _prefetched(document, "endorsements", Endorsement, endorsements)
-    _prefetched(document, "update_entries", UpdateEntry, update_entries)
     return Snapshot(
         moment=moment,
         guidance=document,
-        chapters=chapters,
+        sections=sections,
         endorsements=endorsements,
         update_entries=update_entries,
         responsibility=_responsibility(document.programme_id, moment),
@@ -514,20 +491,45 @@ class PartChange:
 
 TEXT_FIELDS = {"title", "summary", "text", "bullets", "public explanation", "statement", "note"}
 
+# The number is part of the reference; the version counts saves.
+DOCUMENT_FIELDS_NOT_COMPARED = {"id", "number", "version"}
+# How a field is shown where its value alone would not read well.
+DOCUMENT_FIELD_DISPLAY = {"programme": lambda record: record.programme.code}
+
+
+def compared_document_fields():
+    """The fields of Guidance the diff compares, in the model's order.
+
+    A date's precision is shown with the date ('published: January 2026'), not on its own.
+    """
+    fields = Guidance._meta.concrete_fields
+    fields = [f for f in fields if f.name not in DOCUMENT_FIELDS_NOT_COMPARED]
+    with_a_date = {
+        f.name.removesuffix("_on") + "_precision" for f in fields if isinstance(f, models.DateField)
+    }
+    return [f for f in fields if f.name not in with_a_date]
+
+
+def _document_field_value(record, field):
+    if field.name in DOCUMENT_FIELD_DISPLAY:
+        return DOCUMENT_FIELD_DISPLAY[field.name](record)
+    if isinstance(field, models.DateField):
+        precision = getattr(record, field.name.removesuffix("_on") + "_precision", "day")
+        return format_date(getattr(record, field.attname), precision)
+    if field.choices:
+        return getattr(record, f"get_{field.name}_display")()
+    if isinstance(field, models.BooleanField):
+        return "yes" if getattr(record, field.attname) else "no"
+    if field.is_relation:
+        return str(getattr(record, field.name) or "")
+    return getattr(record, field.attname)
+
 
 def _document_fields(record):
+    """{label: value} of every compared field of a document, labelled by its verbose name."""
     return {
-        "reference": record.reference,
-        "programme": record.programme.code,
-        "title": record.title,
-        "summary": record.summary,
-        "status": GuidanceStatus(record.status).label,
-        "public explanation": record.status_explanation,
-        "known only from a notice": "yes" if record.is_stub else "no",
-        "published": format_date(record.published_on, record.published_precision),
-        "last updated": format_date(record.last_updated_on, record.last_updated_precision),
-        "ISBN": record.isbn,
-        "minor changes heading": record.minor_changes_heading,
+        str(field.verbose_name): _document_field_value(record, field)
+        for field in compared_document_fields()
     }
 
 
@@ -540,12 +542,12 @@ def parts_of(snapshot):
     references = {pk: record.reference for pk, record in snapshot.others.items()}
     for record in snapshot.others.values():
         if record.pk != document.pk and any(
-            r.type == RelationType.MIGRATED_TO for r in record.relations.all()
+            r.type == RelationType.MIGRATED_TO for r in record.public_relations
         ):
             label = f"former reference {record.reference}"
             parts[("guidance", record.pk)] = ((1, record.pk), label, _document_fields(record))
-    relations = {r.pk: r for r in document.relations.all()} | {
-        r.pk: r for r in document.inverse_relations.all()
+    relations = {r.pk: r for r in document.public_relations} | {
+        r.pk: r for r in document.public_inverse_relations
     }
     for relation in relations.values():
         parts[("relation", relation.pk)] = (
@@ -559,13 +561,13 @@ def parts_of(snapshot):
                 "note": relation.note,
             },
         )
-    for chapter in snapshot.chapters:
+    for chapter, blocks in snapshot.sections:
         parts[("chapter", chapter.pk)] = (
             (3, chapter.position, 0),
             chapter_label(chapter),
             {"number": chapter.number, "title": chapter.title, "position": str(chapter.position)},
         )
-        for block in chapter.blocks.all():
+        for block in blocks:
             parts[("block", block.pk)] = (
                 (3, chapter.position, 1, block.position),
                 block_label(block),

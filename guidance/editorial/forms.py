@@ -50,6 +50,15 @@ class ReasonForm(forms.ModelForm):
     change_reason = reason_field()
 
 
+def editable_fields(model, *, leaving_out=()):
+    """Names of the fields of a model that a form may edit, in the model's order."""
+    return [
+        field.name
+        for field in model._meta.concrete_fields
+        if field.editable and not field.auto_created and field.name not in leaving_out
+    ]
+
+
 class GuidanceAdminForm(forms.ModelForm):
     change_reason = reason_field()
     change_kind = forms.ChoiceField(
@@ -76,22 +85,9 @@ class GuidanceAdminForm(forms.ModelForm):
 
     class Meta:
         model = Guidance
-        fields = [
-            "reference",
-            "programme",
-            "number",
-            "title",
-            "summary",
-            "status",
-            "status_explanation",
-            "is_stub",
-            "published_on",
-            "published_precision",
-            "last_updated_on",
-            "last_updated_precision",
-            "isbn",
-            "minor_changes_heading",
-        ]
+        # Every field of the model but the save counter, which opened_version carries through
+        # the form; the admin's fieldsets say where each one shows.
+        fields = editable_fields(Guidance, leaving_out=["version"])
         widgets = {"title": forms.TextInput(attrs={"size": 90})}
 
     def __init__(self, *args, **kwargs):

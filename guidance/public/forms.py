@@ -37,22 +37,23 @@ class SearchForm(forms.Form):
         return cleaned
 
     def results(self):
-        """The public documents matching the valid filters (invalid ones are ignored)."""
-        self.is_valid()
+        """The public documents matching the search, or none when the form refused it."""
+        if not self.is_valid():
+            return Guidance.objects.none()
         data = self.cleaned_data
         results = Guidance.objects.published().select_related("programme")
         # Records known only from a notice are found by their reference, not listed.
-        results = results.search(data["q"]) if data.get("q") else results.documents()
-        if data.get("programme"):
+        results = results.search(data["q"]) if data["q"] else results.documents()
+        if data["programme"]:
             results = results.filter(programme=data["programme"])
-        if data.get("status"):
+        if data["status"]:
             results = results.filter(status=data["status"])
-        if data.get("published_from"):
+        if data["published_from"]:
             results = results.filter(published_on__gte=data["published_from"])
-        if data.get("published_to"):
+        if data["published_to"]:
             results = results.filter(published_on__lte=data["published_to"])
-        if data.get("sort") == "title":
+        if data["sort"] == "title":
             return results.order_by("title", "reference")
-        if data.get("sort") == "date" or not data.get("q"):
-            return results.order_by("-published_on", "reference")
+        if data["sort"] == "date" or not data["q"]:
+            return results.newest_first()
         return results
