@@ -84,7 +84,7 @@ def record_accounts_as_they_are(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('guidance', '0008_trust_signatures'),
+        ('guidance', '0009_trust_signatures'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -54,7 +54,7 @@ def sign_from_here(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("guidance", "0007_guidance_summary")]
+    dependencies = [("guidance", "0008_plain_search")]
 
     operations = [
         migrations.AddField(
