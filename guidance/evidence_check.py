@@ -136,7 +136,7 @@ def _chain_problems(chain, keys):
                 problems.append(f"{where}: does not chain to the digest before it")
             if link["created_at"] < previous["created_at"]:
                 problems.append(f"{where}: time goes backwards")
-        if link.get("format") == proof.SIGNED_FORMAT:
+        if link.get("format") in proof.SIGNED_FORMATS:
             key = keys.get(link.get("key_id") or "")
             if key is None:
                 problems.append(f"{where}: signed by key {link.get('key_id')}, not a known key")
@@ -148,6 +148,6 @@ def _chain_problems(chain, keys):
         elif signed_seen:
             problems.append(f"{where}: unsigned after signing began (forged)")
         previous = link
-    if chain and not any(link.get("format") == proof.SIGNED_FORMAT for link in chain):
+    if chain and not any(link.get("format") in proof.SIGNED_FORMATS for link in chain):
         problems.append("no link of the chain is signed")
     return problems

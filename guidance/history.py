@@ -8,6 +8,7 @@ history row can lack a user and a reason.
 
 import contextlib
 import contextvars
+import datetime
 import functools
 import uuid
 
@@ -21,7 +22,7 @@ from simple_history.manager import HistoryDescriptor
 from simple_history.signals import pre_create_historical_record
 
 from . import ledger
-from .models import ACCOUNT_MODELS, ChangeSet, Guidance, bulk_write_permitted
+from .models import ACCOUNT_MODELS, ChangeSet, EffectivePrecision, Guidance, bulk_write_permitted
 
 SYSTEM_USERNAME = "system"
 # The columns by which a tracked row belongs to a document.
@@ -40,13 +41,16 @@ class HistoryWithoutReason(RuntimeError):
 class PendingChange:
     """The ChangeSet of the block being run, stored when the block commits."""
 
-    def __init__(self, *, user, reason, kind, source, guidance):
+    def __init__(self, *, user, reason, kind, source, guidance, effective_at, effective_precision):
         self.id = uuid.uuid4()
         self.user = user
         self.reason = reason
         self.kind = kind
         self.source = source
         self.guidance = guidance
+        # When it took effect, if not when it is recorded (set it before the block ends).
+        self.effective_at = effective_at
+        self.effective_precision = effective_precision
         # The history models this change wrote rows of: sealing reads only their tables.
         self.history_models = set()
         # The documents whose record or parts it wrote (relations: both ends), for the purge.
@@ -77,9 +81,21 @@ class PendingChange:
     def save(self):
         if not self.history_models:
             return None  # nothing was written: no change to record
+        effective_at = self.effective_at or self.started_at
+        if isinstance(effective_at, datetime.date) and not isinstance(
+            effective_at, datetime.datetime
+        ):
+            effective_at = timezone.make_aware(
+                datetime.datetime.combine(effective_at, datetime.time.min)
+            )
         change_set = ChangeSet(
             id=self.id,
             created_at=self.started_at,
+            # In UTC, as the database gives it back: the digest covers it.
+            effective_at=effective_at.astimezone(datetime.UTC),
+            effective_precision=(
+                self.effective_precision if self.effective_at else EffectivePrecision.EXACT
+            ),
             user=self.user,
             reason=self.reason,
             kind=self.kind,
@@ -105,8 +121,21 @@ def system_user():
 
 
 @contextlib.contextmanager
-def recording(*, user=None, reason, kind="", source=ChangeSet.Source.SYSTEM, guidance=None):
-    """Run a block of writes as one audited change, in one transaction."""
+def recording(
+    *,
+    user=None,
+    reason,
+    kind="",
+    source=ChangeSet.Source.SYSTEM,
+    guidance=None,
+    effective_at=None,
+    effective_precision=EffectivePrecision.EXACT,
+):
+    """Run a block of writes as one audited change, in one transaction.
+
+    effective_at: when the change took effect (a date or a datetime, known to
+    effective_precision), if not when it is recorded.
+    """
     if not reason or not reason.strip():
         raise HistoryWithoutReason("A change needs a reason.")
     if _current.get() is not None:
@@ -120,6 +149,8 @@ def recording(*, user=None, reason, kind="", source=ChangeSet.Source.SYSTEM, gui
             kind=kind,
             source=source,
             guidance=guidance,
+            effective_at=effective_at,
+            effective_precision=effective_precision,
         )
         token = _current.set(pending)
         try:

@@ -30,7 +30,13 @@ from django.db import transaction
 from django.db.models.signals import post_migrate, pre_delete
 
 from . import proof
-from .proof import CHANGE_FIELDS, CHANGE_SET_TABLE, GENESIS, SIGNED_CHANGE_FIELDS  # noqa: F401
+from .proof import (  # noqa: F401
+    CHANGE_FIELDS,
+    CHANGE_SET_TABLE,
+    EFFECTIVE_CHANGE_FIELDS,
+    GENESIS,
+    SIGNED_CHANGE_FIELDS,
+)
 
 TRIGGER_PREFIX = "guidance_append_only"
 REFUSAL = "History is append-only"
@@ -105,7 +111,7 @@ def row_hasher(model, fields=None):
 
 def change_values(change_set):
     """The fields of a change that its digest covers, as a dict."""
-    return {name: getattr(change_set, name, None) for name in SIGNED_CHANGE_FIELDS}
+    return {name: getattr(change_set, name, None) for name in EFFECTIVE_CHANGE_FIELDS}
 
 
 def change_hash(change_set):
@@ -162,7 +168,9 @@ def seal(change_set, models=None):
     change_set.previous_digest = latest.digest if latest else GENESIS
     change_set.row_hashes = hashes
     change_set.row_fields = fields
-    change_set.format = proof.CURRENT_FORMAT
+    # A migration older than effective dates (0011) seals as format 2 did.
+    has_effective_date = any(f.name == "effective_at" for f in change_set_model._meta.fields)
+    change_set.format = proof.CURRENT_FORMAT if has_effective_date else proof.SIGNED_FORMAT
     # As the user was named when the change was made: a later rename changes neither.
     change_set.username = user.username
     change_set.user_display_name = f"{user.first_name} {user.last_name}".strip()
@@ -509,7 +517,7 @@ class Verification:
     def _chain(self):
         change_set_model = apps.get_model("guidance", "ChangeSet")
         fields = ("id", "previous_digest", "digest", "row_hashes", "signature")
-        fields += SIGNED_CHANGE_FIELDS
+        fields += EFFECTIVE_CHANGE_FIELDS
         keys = verification_keys()
         previous = None
         signed_seen = False

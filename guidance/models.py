@@ -82,6 +82,24 @@ def date_json(value, precision):
     return {"date": value.isoformat(), "precision": precision}
 
 
+class EffectivePrecision(models.TextChoices):
+    """How precisely a change's effective date is known."""
+
+    EXACT = "exact", _("to the second")
+    DAY = "day", _("day")
+    MONTH = "month", _("month")
+    YEAR = "year", _("year")
+
+    def format(self, value):
+        """'3 December 2026 at 09:20:00 UTC', '30 January 2019', 'January 2026'."""
+        if value is None:
+            return ""
+        if self == EffectivePrecision.EXACT:
+            local = timezone.localtime(value)
+            return f"{local.day} {local:%B %Y at %H:%M:%S %Z}"
+        return DatePrecision(self.value).format(timezone.localtime(value).date())
+
+
 class ChangeKind(models.TextChoices):
     MAJOR = "major", _("Major")
     MINOR = "minor", _("Minor")
@@ -131,6 +149,14 @@ class ChangeSet(models.Model):
     # Which key signed the digest (the start of its public key's SHA-256), and the signature.
     key_id = models.CharField(max_length=16, blank=True)
     signature = models.CharField(max_length=100, blank=True)
+    # When the change took effect, as opposed to when it was recorded (created_at): an import
+    # records events the document states, such as its publication years earlier. Empty on
+    # changes sealed before effective dates were recorded (format 2 and older): those took
+    # effect when they were recorded.
+    effective_at = models.DateTimeField(_("took effect"), null=True, blank=True, db_index=True)
+    effective_precision = models.CharField(
+        max_length=5, choices=EffectivePrecision, default=EffectivePrecision.EXACT
+    )
 
     class Meta:
         # The sequence is the order of changes; the chain checks that times agree with it.
@@ -142,10 +168,29 @@ class ChangeSet(models.Model):
             models.Index(fields=["guidance", "-created_at"], name="changeset_guidance_recent"),
             models.Index(fields=["kind", "-created_at"], name="changeset_kind_recent"),
             models.Index(fields=["source", "-created_at"], name="changeset_source_recent"),
+            models.Index(fields=["user", "-effective_at"], name="changeset_user_effective"),
         ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.user}: {self.reason}"
+
+    @property
+    def took_effect_at(self):
+        return self.effective_at or self.created_at
+
+    @property
+    def effective_display(self):
+        """When it took effect, no more precisely than known."""
+        if self.effective_at is None:
+            return EffectivePrecision.EXACT.format(self.created_at)
+        return EffectivePrecision(self.effective_precision).format(self.effective_at)
+
+    @property
+    def took_effect_when_recorded(self):
+        return self.effective_at is None or (
+            self.effective_precision == EffectivePrecision.EXACT
+            and self.effective_at == self.created_at
+        )
 
 
 class ChangeSetHistory(models.Model):

@@ -26,9 +26,12 @@ CHANGE_SET_TABLE = "guidance_changeset"
 # tables had them then (LEGACY_ROW_FIELDS); no signature.
 # Format 2: also the username and display name as they were, the columns of each table as
 # they were sealed, and the id of the key whose Ed25519 signature covers the digest.
+# Format 3: also when the change took effect and how precisely that is known.
 LEGACY_FORMAT = 1
 SIGNED_FORMAT = 2
-CURRENT_FORMAT = SIGNED_FORMAT
+EFFECTIVE_FORMAT = 3
+CURRENT_FORMAT = EFFECTIVE_FORMAT
+SIGNED_FORMATS = (SIGNED_FORMAT, EFFECTIVE_FORMAT)
 
 CHANGE_FIELDS = ("sequence", "created_at", "user_id", "reason", "kind", "source", "guidance_id")
 SIGNED_CHANGE_FIELDS = (
@@ -39,6 +42,13 @@ SIGNED_CHANGE_FIELDS = (
     "key_id",
     "row_fields",
 )
+EFFECTIVE_CHANGE_FIELDS = (*SIGNED_CHANGE_FIELDS, "effective_at", "effective_precision")
+# The fields of a change that its digest covers, by format.
+FORMAT_FIELDS = {
+    LEGACY_FORMAT: CHANGE_FIELDS,
+    SIGNED_FORMAT: SIGNED_CHANGE_FIELDS,
+    EFFECTIVE_FORMAT: EFFECTIVE_CHANGE_FIELDS,
+}
 
 _HISTORY_COLUMNS = ["history_id", "history_date", "history_change_reason", "history_type"]
 _HISTORY_COLUMNS.append("history_user_id")
@@ -115,11 +125,8 @@ def row_hash_of(table, fields, values):
 
 def change_hash_of(values):
     """Hash who, when, why and what of a change, given its fields as a dict."""
-    names = (
-        CHANGE_FIELDS
-        if values.get("format", LEGACY_FORMAT) == LEGACY_FORMAT
-        else (SIGNED_CHANGE_FIELDS)
-    )
+    # An unknown format is hashed as the latest: chain_problems names it as forged.
+    names = FORMAT_FIELDS.get(values.get("format", LEGACY_FORMAT), EFFECTIVE_CHANGE_FIELDS)
     return hash_content(CHANGE_SET_TABLE, ((name, values.get(name)) for name in names))
 
 
@@ -242,7 +249,7 @@ def chain_problems(change, previous, public_keys, *, signed_seen):
             problems.append(
                 "forged: sealed without the key (an unsigned change after signing began)"
             )
-    elif change_format != SIGNED_FORMAT:
+    elif change_format not in SIGNED_FORMATS:
         problems.append(f"forged: unknown format {change_format}")
     else:
         key = public_keys.get(change.get("key_id") or "")

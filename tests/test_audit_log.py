@@ -92,6 +92,8 @@ def test_the_filtered_rows_export_as_csv(client):
     assert rows[0] == [
         "sequence",
         "recorded at",
+        "took effect",
+        "effective precision",
         "user",
         "reason",
         "kind",
@@ -99,8 +101,10 @@ def test_the_filtered_rows_export_as_csv(client):
         "document",
         "digest",
     ]
-    assert [row[3] for row in rows[1:]] == ["Typo", "'=HYPERLINK(evil)"]
-    assert rows[1][6] == "IPG900" and rows[1][4] == "minor"
+    assert [row[5] for row in rows[1:]] == ["Typo", "'=HYPERLINK(evil)"]
+    assert rows[1][8] == "IPG900" and rows[1][6] == "minor"
+    # Changes made in the registry take effect when they are recorded.
+    assert rows[1][2] == rows[1][1] and rows[1][3] == "exact"
 
 
 def test_the_log_pages_without_counting_the_whole_history(client, django_assert_max_num_queries):

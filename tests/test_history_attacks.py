@@ -90,7 +90,7 @@ def reseal_everything(private_key):
         change.previous_digest = previous
         change.row_hashes = hashes
         change.digest = ledger.expected_digest(change)
-        if change.format == proof.SIGNED_FORMAT:
+        if change.format in proof.SIGNED_FORMATS:
             change.signature = proof.sign(private_key, change.digest)
         sql(
             "UPDATE guidance_changeset SET previous_digest = %s, row_hashes = %s, digest = %s, "

@@ -83,7 +83,7 @@ def test_every_change_is_signed_with_the_configured_key():
     make_guidance("HTG801")
     change = ChangeSet.objects.order_by("-sequence").first()
     public_key = ledger.signing_key().public_key()
-    assert change.format == proof.SIGNED_FORMAT
+    assert change.format == proof.CURRENT_FORMAT
     assert change.key_id == proof.key_id(public_key)
     assert proof.signature_is_valid(public_key, change.digest, change.signature)
     assert verify()[0]

@@ -109,8 +109,9 @@ def build_pack(guidance, start=None, end=None):
                 "digest": change.digest,
                 "signature": change.signature,
                 "row_hashes": change.row_hashes,
-                **{name: getattr(change, name) for name in proof.SIGNED_CHANGE_FIELDS},
+                **{name: getattr(change, name) for name in proof.EFFECTIVE_CHANGE_FIELDS},
                 "created_at": utc(change.created_at),
+                "effective_at": utc(change.effective_at) if change.effective_at else None,
             }
         )
         tables = history_rows.setdefault(change.id.hex, {})

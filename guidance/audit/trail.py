@@ -194,10 +194,18 @@ def audit_log(
     changes = ChangeSet.objects.select_related("user", "guidance").defer("row_hashes")
     if user is not None:
         changes = changes.filter(user=user)
+    # The dates are of when changes took effect: those that took effect when recorded (every
+    # change before effective dates were kept) by the time they were recorded.
     if start is not None:
-        changes = changes.filter(created_at__gte=_start_of_day(start))
+        since = _start_of_day(start)
+        changes = changes.filter(
+            Q(effective_at__gte=since) | Q(effective_at__isnull=True, created_at__gte=since)
+        )
     if end is not None:
-        changes = changes.filter(created_at__lt=_start_of_day(end + datetime.timedelta(days=1)))
+        until = _start_of_day(end + datetime.timedelta(days=1))
+        changes = changes.filter(
+            Q(effective_at__lt=until) | Q(effective_at__isnull=True, created_at__lt=until)
+        )
     if programme is not None:
         changes = changes.filter(guidance__programme=programme)
     if guidance is not None:
@@ -209,7 +217,18 @@ def audit_log(
     return changes.order_by("-sequence")
 
 
-CSV_HEADER = ["sequence", "recorded at", "user", "reason", "kind", "source", "document", "digest"]
+CSV_HEADER = [
+    "sequence",
+    "recorded at",
+    "took effect",
+    "effective precision",
+    "user",
+    "reason",
+    "kind",
+    "source",
+    "document",
+    "digest",
+]
 
 
 def _cell(value):
@@ -225,6 +244,8 @@ def csv_rows(changes):
         yield [
             change.sequence,
             change.created_at.isoformat(),
+            change.took_effect_at.isoformat(),
+            change.effective_precision if change.effective_at else "exact",
             _cell(change.user.get_username()),
             _cell(change.reason),
             change.kind,
@@ -284,8 +305,9 @@ def parse_moment(value, *, before=False):
             raise BadMoment(f"There is no change {value}.")
         return Moment(change.created_at, inclusive=not before, change=change)
     try:
-        at = parse_datetime(value)
-        day = None if at else parse_date(value)
+        # parse_datetime() reads a date alone as its midnight: read it as a date first.
+        day = parse_date(value)
+        at = None if day else parse_datetime(value)
     except ValueError:
         at = day = None
     if day is not None:

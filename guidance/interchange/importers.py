@@ -977,6 +977,15 @@ class DocumentWriter:
         )
 
 
+def stated_date(parsed):
+    """(date, precision) of the latest event the document states, or (None, None)."""
+    dated = [(parsed.published_on, parsed.published_precision)]
+    dated += [(parsed.last_updated_on, parsed.last_updated_precision)]
+    dated += [(update.date, update.precision) for update in parsed.updates]
+    dated += [(relation.effective_on, relation.effective_precision) for relation in parsed.relations]
+    return max((d for d in dated if d[0]), key=lambda d: d[0], default=(None, None))
+
+
 def import_guidance_text(text, *, path="<text>", user=None, dry_run=False, finder=None):
     """Import one document's text in one audited transaction; return what changed."""
     result = ImportResult(path=str(path))
@@ -984,11 +993,15 @@ def import_guidance_text(text, *, path="<text>", user=None, dry_run=False, finde
         finder = finder or ReferenceFinder()
         parsed = parse_document(text, finder)
         result.reference = parsed.reference
+        # The import records the document as it stood after the latest event it states.
+        effective_on, precision = stated_date(parsed)
         with transaction.atomic():
             with recording(
                 user=user,
                 reason=f"Imported from {Path(str(path)).name}",
                 source=ChangeSet.Source.IMPORT,
+                effective_at=effective_on,
+                effective_precision=precision or "exact",
             ):
                 DocumentWriter(parsed, result, finder.programmes).write()
             if dry_run:
