@@ -982,7 +982,7 @@ def stated_date(parsed):
     dated = [(parsed.published_on, parsed.published_precision)]
     dated += [(parsed.last_updated_on, parsed.last_updated_precision)]
     dated += [(update.date, update.precision) for update in parsed.updates]
-    dated += [(relation.effective_on, relation.effective_precision) for relation in parsed.relations]
+    dated += [(r.effective_on, r.effective_precision) for r in parsed.relations]
     return max((d for d in dated if d[0]), key=lambda d: d[0], default=(None, None))
 
 
