@@ -347,6 +347,8 @@ class Snapshot:
     update_entries: list
     responsibility: ResponsibilityStatement | None
     others: dict = field(default_factory=dict)
+    # Set when rebuilt from the document's own statements (as_stated): its first record.
+    recorded_from: Moment | None = None
 
     @property
     def major_entries(self):
@@ -431,6 +433,110 @@ def as_it_stood(guidance_id, moment):
         responsibility=_responsibility(document.programme_id, moment),
         others=others,
     )
+
+
+# Before the record: what the document states ------------------------------------------
+
+
+@dataclass
+class StatedEvent:
+    """An event the document's own text states, from before the registry recorded it."""
+
+    date: datetime.date
+    precision: str
+    what: str
+
+    @property
+    def date_display(self):
+        return format_date(self.date, self.precision)
+
+
+def first_recorded(guidance_id):
+    """The document as its first recorded change left it (a Snapshot), or None."""
+    first_row = Guidance.history.filter(id=guidance_id).order_by("history_id").first()
+    if first_row is None:
+        return None
+    change = ChangeSet.objects.select_related("user").get(pk=first_row.change_set_id)
+    return as_it_stood(guidance_id, Moment(change.created_at, change=change))
+
+
+def _stated_migrations(snapshot):
+    return [
+        relation
+        for relation in snapshot.guidance.public_inverse_relations
+        if relation.type == RelationType.MIGRATED_TO and relation.effective_on
+    ]
+
+
+def stated_events(guidance):
+    """What the document, as first recorded, says happened before it was recorded; oldest first."""
+    snapshot = first_recorded(guidance.pk)
+    if snapshot is None:
+        return []
+    recorded_on = timezone.localtime(snapshot.moment.at).date()
+    document = snapshot.guidance
+    migrations = _stated_migrations(snapshot)
+    events = []
+    if document.published_on:
+        reference, programme = document.reference, document.programme
+        for relation in migrations:
+            if relation.effective_on > document.published_on:
+                reference, programme = relation.source.reference, relation.source.programme
+        events.append(
+            StatedEvent(
+                document.published_on,
+                document.published_precision,
+                f"Published as {reference} ({programme.name})",
+            )
+        )
+    for relation in migrations:
+        events.append(
+            StatedEvent(
+                relation.effective_on,
+                relation.effective_precision,
+                f"{relation.source.reference} migrated to {relation.target.reference}",
+            )
+        )
+    for entry in snapshot.update_entries:
+        if entry.date and entry.date <= recorded_on:
+            events.append(
+                StatedEvent(entry.date, entry.precision, f"{entry.get_kind_display()}: {entry.text}")
+            )
+    events.sort(key=lambda event: event.date)
+    return [event for event in events if event.date <= recorded_on]
+
+
+def as_stated(guidance_id, moment):
+    """The document before its first recorded change, reconstructed from its own statements.
+
+    The text is as first recorded; the reference and programme are those the document says it
+    had on that day (before a migration it states), and update information dated later is left
+    out. None if the moment is not before the record began, or before the stated publication.
+    """
+    snapshot = first_recorded(guidance_id)
+    if snapshot is None or moment.at >= snapshot.moment.at:
+        return None
+    on = timezone.localtime(moment.at).date()
+    document = snapshot.guidance
+    if document.published_on is None or document.published_on > on:
+        return None
+    for relation in _stated_migrations(snapshot):
+        if relation.effective_on > on:
+            former = relation.source
+            document.reference, document.number = former.reference, former.number
+            document.programme, document.programme_id = former.programme, former.programme_id
+            document.public_inverse_relations.remove(relation)
+            former.public_relations.remove(relation)
+    snapshot.update_entries = [e for e in snapshot.update_entries if e.date and e.date <= on]
+    majors = [e for e in snapshot.update_entries if e.kind == "major"]
+    if document.last_updated_on and document.last_updated_on > on:
+        latest = max(majors, key=lambda e: e.date, default=None)
+        document.last_updated_on = latest.date if latest else None
+        document.last_updated_precision = latest.precision if latest else ""
+    snapshot.responsibility = _responsibility(document.programme_id, snapshot.moment)
+    snapshot.recorded_from = snapshot.moment
+    snapshot.moment = moment
+    return snapshot
 
 
 def _responsibility(programme_id, moment):

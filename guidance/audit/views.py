@@ -111,7 +111,10 @@ def timeline(request, reference):
     if document.reference.lower() != reference:
         return redirect("audit:timeline", document.reference.lower())
     page = trail.timeline(document, request.GET.get("page"))
-    return render(request, "audit/timeline.html", {"guidance": document, "page": page})
+    # What the document says happened before it was recorded, after its oldest change.
+    stated = [] if page.has_next() else trail.stated_events(document)
+    context = {"guidance": document, "page": page, "stated_events": stated}
+    return render(request, "audit/timeline.html", context)
 
 
 @auditors_only
@@ -123,7 +126,7 @@ def as_it_stood(request, reference):
         return render(
             request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
         )
-    snapshot = trail.as_it_stood(document.pk, moment)
+    snapshot = trail.as_it_stood(document.pk, moment) or trail.as_stated(document.pk, moment)
     context = {"current": document, "moment": moment, "snapshot": snapshot}
     if snapshot is not None:
         from ..public.views import replaced_references  # noqa: PLC0415 - the public page's wording
