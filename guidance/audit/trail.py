@@ -469,19 +469,33 @@ def _stated_migrations(snapshot):
 
 
 def stated_events(guidance):
-    """What the document, as first recorded, says happened before it was recorded; oldest first."""
-    snapshot = first_recorded(guidance.pk)
-    if snapshot is None:
+    """What the document, as first recorded, says happened before it was recorded; oldest first.
+
+    Reads only the first recorded rows it needs (a few queries), not the whole snapshot.
+    """
+    first_row = Guidance.history.filter(id=guidance.pk).order_by("history_id").first()
+    if first_row is None:
         return []
-    recorded_on = timezone.localtime(snapshot.moment.at).date()
-    document = snapshot.guidance
-    migrations = _stated_migrations(snapshot)
+    moment = Moment(first_row.history_date)
+    document = _state(Guidance.history.filter(id=guidance.pk), moment)[0]
+    recorded_on = timezone.localtime(moment.at).date()
+    migrations = [
+        relation
+        for relation in _state(
+            Relation.history.filter(target_id=guidance.pk, type=RelationType.MIGRATED_TO), moment
+        )
+        if relation.effective_on
+    ]
+    sources = Guidance.objects.select_related("programme").in_bulk(
+        [relation.source_id for relation in migrations]
+    )
     events = []
     if document.published_on:
         reference, programme = document.reference, document.programme
         for relation in migrations:
             if relation.effective_on > document.published_on:
-                reference, programme = relation.source.reference, relation.source.programme
+                reference = sources[relation.source_id].reference
+                programme = sources[relation.source_id].programme
         events.append(
             StatedEvent(
                 document.published_on,
@@ -490,20 +504,13 @@ def stated_events(guidance):
             )
         )
     for relation in migrations:
-        events.append(
-            StatedEvent(
-                relation.effective_on,
-                relation.effective_precision,
-                f"{relation.source.reference} migrated to {relation.target.reference}",
-            )
-        )
-    for entry in snapshot.update_entries:
-        if entry.date and entry.date <= recorded_on:
-            events.append(
-                StatedEvent(entry.date, entry.precision, f"{entry.get_kind_display()}: {entry.text}")
-            )
+        what = f"{sources[relation.source_id].reference} migrated to {document.reference}"
+        events.append(StatedEvent(relation.effective_on, relation.effective_precision, what))
+    for entry in _state(UpdateEntry.history.filter(guidance_id=guidance.pk), moment):
+        what = f"{entry.get_kind_display()}: {entry.text}"
+        events.append(StatedEvent(entry.date, entry.precision, what))
     events.sort(key=lambda event: event.date)
-    return [event for event in events if event.date <= recorded_on]
+    return [event for event in events if event.date and event.date <= recorded_on]
 
 
 def as_stated(guidance_id, moment):
