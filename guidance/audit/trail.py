@@ -53,8 +53,16 @@ def document_family(guidance):
 
 
 def _touching(ids):
-    """Conditions on history rows that make them part of the documents with these ids."""
+    """Conditions on history rows that make them part of the documents with these ids.
+
+    A programme's name and its "Your responsibility" text are on every page of its
+    documents: a change to them is part of every document the programme ever held.
+    """
+    programmes = Guidance.history.filter(id__in=ids).values("programme_id")
     return [
+        # A programme's creation is no change to a page; its renaming is.
+        (Programme, Q(id__in=programmes, history_type="~")),
+        (ResponsibilityStatement, Q(programme_id__in=programmes)),
         (Guidance, Q(id__in=ids)),
         (Chapter, Q(guidance_id__in=ids)),
         (Block, Q(guidance_id__in=ids)),
@@ -118,6 +126,7 @@ ACTIONS = {"+": "added", "~": "changed", "-": "removed"}
 def parts_touched(change_ids, ids, document_id):
     """{change id: [what it did, e.g. 'recommendation 1.1 changed']}, a fixed number of queries."""
     touched = {change_id: [] for change_id in change_ids}
+    programmes = {}
     relations = []
     for model, rows in _touching(ids):
         history = model.history.filter(rows, change_set_id__in=change_ids).order_by("history_id")
@@ -133,6 +142,11 @@ def parts_touched(change_ids, ids, document_id):
                 label = block_label(row)
             elif model is Endorsement:
                 label = "endorsement"
+            elif model is Programme:
+                label = f"programme {row.code} ({row.name})"
+            elif model is ResponsibilityStatement:
+                programmes = programmes or dict(Programme.objects.values_list("pk", "code"))
+                label = f"'Your responsibility' of programme {programmes[row.programme_id]}"
             else:
                 label = f"update information ({format_date(row.date, row.precision)})"
             touched[row.change_set_id].append(f"{label} {ACTIONS[row.history_type]}")
@@ -674,6 +688,13 @@ def parts_of(snapshot):
         return {}
     document = snapshot.guidance
     parts = {("guidance", document.pk): ((0,), "document", _document_fields(document))}
+    parts[("programme",)] = ((0, 1), "programme", {"name": document.programme.name})
+    if snapshot.responsibility is not None:
+        parts[("responsibility",)] = (
+            (0, 2),
+            "'Your responsibility'",
+            {"text": snapshot.responsibility.text},
+        )
     references = {pk: record.reference for pk, record in snapshot.others.items()}
     for record in snapshot.others.values():
         if record.pk != document.pk and any(
