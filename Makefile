@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_samples
 	$(BIN)/python manage.py create_demo_accounts
+	$(BIN)/python manage.py schedule_verification
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000

@@ -221,3 +221,7 @@ HISTORY_PUBLIC_KEYS_FILE = os.environ.get("HISTORY_PUBLIC_KEYS_FILE", "")
 # A file outside the database, appended to whenever a change commits: one SEQUENCE:DIGEST line
 # per change. Make it append-only and owned by another account (chattr +a, or a mount).
 HISTORY_WITNESS_FILE = os.environ.get("HISTORY_WITNESS_FILE", "")
+
+# How often the background worker verifies the whole history (and appends the chain head to
+# the witness), in seconds; `manage.py schedule_verification` starts the schedule.
+HISTORY_VERIFY_INTERVAL = int(os.environ.get("HISTORY_VERIFY_INTERVAL", "3600"))

@@ -1160,3 +1160,36 @@ class Relation(models.Model):
     @property
     def effective_display(self):
         return format_date(self.effective_on, self.effective_precision)
+
+
+class HistoryVerification(models.Model):
+    """One run of the history's verification: when, and what it found.
+
+    Not history itself (it says whether history verifies), so kept as a plain table.
+    """
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(db_index=True)
+    passed = models.BooleanField()
+    problem_count = models.PositiveIntegerField(default=0)
+    # The first problems found, one a line.
+    problems = models.TextField(blank=True)
+    head_sequence = models.PositiveBigIntegerField(null=True, blank=True)
+    head_digest = models.CharField(max_length=64, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-finished_at"]
+        get_latest_by = "finished_at"
+
+    def __str__(self):
+        verdict = "verifies" if self.passed else f"{self.problem_count} problem(s)"
+        return f"{self.finished_at:%Y-%m-%d %H:%M} {verdict}"
+
+    @property
+    def problem_lines(self):
+        return self.problems.splitlines()
+
+    @property
+    def history_rows_checked(self):
+        return self.counts.get("history rows", 0)

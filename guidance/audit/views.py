@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from .. import ledger
+from .. import ledger, verification
 from ..models import (
     MAX_MIGRATION_HOPS,
     ChangeSet,
@@ -57,7 +57,9 @@ def cached_until_next_change(view):
         # so a page is never kept under a token older than what it shows.
         token = page_cache.tokens.get_many([page_cache.HISTORY_TOKEN])[page_cache.HISTORY_TOKEN]
         path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-        key = f"audit:v2:{token}:{path}"
+        # A new verdict (shown on every page) makes the page anew too.
+        verdict = request.history_verdict = verification.latest_verdict()
+        key = f"audit:v3:{token}:{verdict.pk if verdict else 0}:{path}"
         page = page_cache.recent_pages.get(key) or cache.get(key)
         if page is None:
             response = view(request, *args, **kwargs)
@@ -100,7 +102,13 @@ def index(request):
         if found:
             return redirect("audit:timeline", found.reference.lower())
         error = error or f"There is no guidance {reference}."
-    context = {"head": ledger.chain_head(), "reference": reference, "error": error}
+    context = {
+        "head": ledger.chain_head(),
+        "reference": reference,
+        "error": error,
+        "verdict": verification.latest_verdict(),
+    }
+    request.history_verdict = context["verdict"]
     return render(request, "audit/index.html", context, status=404 if error else 200)
 
 
