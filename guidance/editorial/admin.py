@@ -38,6 +38,14 @@ from ..models import (
 )
 from . import forms, services
 
+AUDIT_PERMISSION = "guidance.view_audit"
+
+
+def refuse_without_audit(request):
+    """Who changed what, when and why is for readers of the audit history only."""
+    if not request.user.has_perm(AUDIT_PERMISSION):
+        raise PermissionDenied
+
 
 class _NotSaved(Exception):
     """The view answered without saving (a form error): undo the change it was run in."""
@@ -144,7 +152,12 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
             return redirect(request.get_full_path())
         return self.run_recorded(request, view)
 
+    def history_view(self, request, object_id, extra_context=None):
+        refuse_without_audit(request)
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        refuse_without_audit(request)
         # A past version is for reading: restoring one goes through the normal edit form.
         if request.method != "GET":
             raise PermissionDenied
@@ -680,7 +693,7 @@ class OrganisationAdmin(RecordedChangeAdmin):
 
 @admin.register(ChangeSet)
 class ChangeSetAdmin(admin.ModelAdmin):
-    """Changes as they were recorded: read only, for everyone."""
+    """Changes as they were recorded: read only, for readers of the audit history."""
 
     # The sequence is the order of changes; who as they were named when the change was made.
     list_display = ("sequence", "created_at", "username", "reason", "kind", "source", "guidance")
@@ -689,6 +702,16 @@ class ChangeSetAdmin(admin.ModelAdmin):
     list_select_related = ("user", "guidance")
     search_fields = ("reason", "user__username", "guidance__reference")
     date_hierarchy = "created_at"
+
+    def has_module_permission(self, request):
+        return request.user.has_perm(AUDIT_PERMISSION)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(AUDIT_PERMISSION)
+
+    def history_view(self, request, object_id, extra_context=None):
+        refuse_without_audit(request)
+        return super().history_view(request, object_id, extra_context)
 
     def has_add_permission(self, request):
         return False
