@@ -72,6 +72,34 @@ def _touching(ids):
     ]
 
 
+def deleted_document(reference):
+    """A deleted document (a draft never published) as its last history row kept it, or None.
+
+    The record carries deleted_at: when it was deleted.
+    """
+    row = (
+        Guidance.history.filter(reference=reference)
+        .exclude(id__in=Guidance.objects.values("pk"))
+        .order_by("-history_id")
+        .first()
+    )
+    if row is None:
+        return None
+    document = row.instance
+    document.deleted_at = row.history_date if row.history_type == "-" else None
+    return document
+
+
+def deleted_documents():
+    """(reference, when deleted) of every deleted document, the latest first."""
+    return list(
+        Guidance.history.filter(history_type="-")
+        .exclude(id__in=Guidance.objects.values("pk"))
+        .order_by("-history_id")
+        .values_list("reference", "history_date")
+    )
+
+
 def history_of(ids):
     """(history model, condition on its rows) for every part of the documents with these ids."""
     return _touching(ids)

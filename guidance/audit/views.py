@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
@@ -81,7 +81,13 @@ def audited_document(reference):
         reference = normalise_reference(reference)
     except MalformedReference:
         raise Http404 from None
-    record = get_object_or_404(Guidance, reference=reference)
+    record = Guidance.objects.filter(reference=reference).first()
+    if record is None:
+        # A deleted draft's history stays readable.
+        record = trail.deleted_document(reference)
+        if record is None:
+            raise Http404
+        return record
     for _hop in range(MAX_MIGRATION_HOPS):
         migration = record.relations.filter(type=RelationType.MIGRATED_TO).first()
         if migration is None:
@@ -99,6 +105,8 @@ def index(request):
             found = Guidance.objects.filter(reference=normalise_reference(reference)).first()
         except MalformedReference as problem:
             found, error = None, str(problem)
+        if found is None and not error:
+            found = trail.deleted_document(normalise_reference(reference))
         if found:
             return redirect("audit:timeline", found.reference.lower())
         error = error or f"There is no guidance {reference}."
@@ -107,6 +115,7 @@ def index(request):
         "reference": reference,
         "error": error,
         "verdict": verification.latest_verdict(),
+        "deleted": trail.deleted_documents(),
     }
     request.history_verdict = context["verdict"]
     return render(request, "audit/index.html", context, status=404 if error else 200)
