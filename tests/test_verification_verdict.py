@@ -42,6 +42,8 @@ def witness(settings, tmp_path):
     return path
 
 
+# The worker closes its database connection between tasks: no test transaction around it.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_verifies_witnesses_the_head_and_runs_again_an_hour_later(settings, witness):
     settings.HISTORY_VERIFY_INTERVAL = 3600
     make_document("HTG950", chapters=1, recommendations=1)
