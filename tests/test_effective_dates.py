@@ -128,3 +128,12 @@ def test_the_log_filters_by_when_changes_took_effect(client):
     assert "Imported from htg501.txt" in html
     assert "Made today" not in html
     assert Guidance.objects.filter(reference="HTG903").exists()
+
+
+def test_the_diff_across_the_stated_migration_shows_the_new_reference(client):
+    import_htg501()
+    response = audit_page(client, "audit:diff", **{"from": "2025-12-31", "to": "2026-01-31"})
+    html = response.content.decode()
+    assert "Reconstructed from the document's own statements" in html
+    assert "document: reference &#x27;IPG640&#x27; → &#x27;HTG501&#x27;" in html
+    assert "name &#x27;Interventional procedures guidance&#x27; → &#x27;HealthTech guidance" in html

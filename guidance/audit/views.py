@@ -174,10 +174,20 @@ def diff(request, reference):
         return render(
             request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
         )
-    changes = trail.diff(
-        trail.as_it_stood(document.pk, before), trail.as_it_stood(document.pk, after)
+    # A date before the record began compares the page as the document states it then.
+    old = trail.as_it_stood(document.pk, before) or (
+        None if before.change else trail.as_stated(document.pk, before)
     )
-    context = {"guidance": document, "before": before, "after": after, "changes": changes}
+    new = trail.as_it_stood(document.pk, after) or (
+        None if after.change else trail.as_stated(document.pk, after)
+    )
+    context = {
+        "guidance": document,
+        "before": before,
+        "after": after,
+        "changes": trail.diff(old, new),
+        "reconstructed": any(s is not None and s.recorded_from for s in (old, new)),
+    }
     return render(request, "audit/diff.html", context)
 
 
