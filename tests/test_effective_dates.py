@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from guidance.history import recording
 from guidance.interchange.importers import import_guidance_file
 from guidance.models import ChangeSet, Guidance
 from tests.factories import make_auditor, make_guidance, make_user
+from tests.test_evidence_pack import rewrite, verify_without_a_database
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +139,23 @@ def test_the_diff_across_the_stated_migration_shows_the_new_reference(client):
     assert "Reconstructed from the document's own statements" in html
     assert "document: reference &#x27;IPG640&#x27; → &#x27;HTG501&#x27;" in html
     assert "name &#x27;Interventional procedures guidance&#x27; → &#x27;HealthTech guidance" in html
+
+
+def test_an_evidence_pack_carries_the_effective_date_and_a_changed_one_is_named(tmp_path):
+    import_htg501()
+    path = tmp_path / "HTG501-evidence.zip"
+    call_command("evidence_pack", "HTG501", "--output", str(path), stdout=io.StringIO())
+    result = verify_without_a_database(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def back_date(content):
+        changes = json.loads(content)
+        for change in changes:
+            if change["effective_precision"] == "month":
+                change["effective_at"] = "2018-01-01T00:00:00+00:00"
+        return json.dumps(changes).encode()
+
+    rewrite(path, "changes.json", back_date)
+    result = verify_without_a_database(path)
+    assert result.returncode != 0
+    assert "who, when, why or its rows differ from its digest" in result.stdout

@@ -67,6 +67,8 @@ def test_an_auditor_downloads_a_pack_that_nothing_keeps(client):
     assert [row["reason"] for row in timeline][-1] == "Reworded 1.1"
     assert timeline[-1]["username"] == "erin"
     assert timeline[-1]["recorded at (UTC)"].endswith("+00:00")
+    assert timeline[-1]["took effect (UTC)"].endswith("+00:00")
+    assert timeline[-1]["effective precision"] == "exact"
     last = int(timeline[-1]["sequence"])
     diff = pack.read(f"changes/{last:08d}/diff.txt").decode()
     assert "after:  Should only be used in research." in diff

@@ -132,6 +132,8 @@ def build_pack(guidance, start=None, end=None):
             [
                 change.sequence,
                 utc(change.created_at),
+                utc(change.took_effect_at),
+                change.effective_precision if change.effective_at else "exact",
                 change.username,
                 change.user_display_name,
                 change.reason,
@@ -172,8 +174,8 @@ def build_pack(guidance, start=None, end=None):
     timeline_csv = io.StringIO()
     writer = csv.writer(timeline_csv)
     writer.writerow(
-        ["sequence", "recorded at (UTC)", "username", "name", "reason", "kind", "source",
-         "what changed", "digest"]
+        ["sequence", "recorded at (UTC)", "took effect (UTC)", "effective precision",
+         "username", "name", "reason", "kind", "source", "what changed", "digest"]
     )  # fmt: skip
     writer.writerows(timeline)
     keys = ledger.verification_keys()
