@@ -49,6 +49,7 @@ def test_a_deleted_draft_is_shown_as_it_stood_before_its_deletion(client, delete
     worked = ChangeSet.objects.get(reason="Worked on the draft")
     response = client.get(reverse("audit:as-it-stood", args=["htg900"]), {"at": worked.pk})
     assert "Draft on venoplasty, revised" in response.content.decode()
+    assert "HTG900 was deleted on" in response.content.decode()
     deletion = ChangeSet.objects.get(reason="Started by mistake")
     response = client.get(reverse("audit:as-it-stood", args=["htg900"]), {"at": deletion.pk})
     assert response.status_code == 404
