@@ -15,11 +15,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-## Migrate, load the samples and demo accounts, serve on 127.0.0.1:8000 with a background worker.
+## Make a development signing key if none; migrate, load the samples and demo accounts; serve on 127.0.0.1:8000 with a background worker.
+run: export HISTORY_WITNESS_FILE ?= .history-witness.dev
 run: $(STAMP)
+	$(BIN)/python manage.py make_signing_key
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_samples
 	$(BIN)/python manage.py create_demo_accounts
+	$(BIN)/python manage.py schedule_verification
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py db_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000

@@ -648,7 +648,7 @@ class Writer:
     def import_documents(self, specs, organisations, *, user, reason, moment, source):
         """Write whole documents (record and every part) as one change, as an import does."""
         with recording(user=user, reason=reason, source=source) as change:
-            change.started_at = moment
+            change.effective_at = moment
             documents = self.documents(specs, organisations, moment)
             if len(documents) == 1:
                 set_change_guidance(documents[0])
@@ -825,7 +825,7 @@ class Writer:
             source=ChangeSet.Source.ADMIN,
             guidance=guidance,
         ) as change:
-            change.started_at = moment
+            change.effective_at = moment
             recommendations = list(
                 Block.objects.filter(guidance=guidance, kind=Block.Kind.RECOMMENDATION)
             )
@@ -849,7 +849,7 @@ class Writer:
             kind=ChangeKind.MINOR,
             source=ChangeSet.Source.ADMIN,
         ) as change:
-            change.started_at = moment
+            change.effective_at = moment
             return self.revise(document_ids)
 
     def withdraw(self, guidance, user, moment):
@@ -857,7 +857,7 @@ class Writer:
         with recording(
             user=user, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=guidance
         ) as change:
-            change.started_at = moment
+            change.effective_at = moment
             guidance.withdraw(
                 by=user,
                 reason=reason,
@@ -872,7 +872,7 @@ class Writer:
         with recording(
             user=user, reason=reason, source=ChangeSet.Source.WORKFLOW, guidance=newer
         ) as change:
-            change.started_at = moment
+            change.effective_at = moment
             services.replace_guidance(
                 guidance=newer,
                 replaced=older,
@@ -890,7 +890,7 @@ class Writer:
         with recording(
             user=user, reason=reason, kind=ChangeKind.MINOR, source=ChangeSet.Source.WORKFLOW
         ) as change:
-            change.started_at = moment
+            change.effective_at = moment
             services.apply_bulk_migration(csv_text=csv_text, user=user, reason=reason)
         return len(pairs)
 
@@ -1023,7 +1023,7 @@ def _generate(*, documents, history_rows, seed, log, processes):
     system = writer.system
 
     with recording(user=system, reason="Loaded the organisations that endorse guidance") as change:
-        change.started_at = datetime.datetime(2024, 1, 8, 8, tzinfo=UTC)
+        change.effective_at = datetime.datetime(2024, 1, 8, 8, tzinfo=UTC)
         bulk_create_with_history(
             [Organisation(name=name) for name in RESPONSIBILITY_ORGANISATIONS], Organisation
         )

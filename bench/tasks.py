@@ -96,7 +96,7 @@ def prepare(arguments):
     # The editor with the most changes in one month, and that month.
     busiest = (
         ChangeSet.objects.exclude(user__username="system")
-        .annotate(month=TruncMonth("created_at"))
+        .annotate(month=TruncMonth("effective_at"))
         .values("user__username", "month")
         .annotate(changes=Count("id"))
         .order_by("-changes")

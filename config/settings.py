@@ -320,3 +320,21 @@ def env_positive_int(name, default):
 # (characters): NICE's longest guideline is about 1 MB of text, its longest table under 50,000.
 GUIDANCE_IMPORT_MAX_BYTES = env_positive_int("GUIDANCE_IMPORT_MAX_BYTES", 10_000_000)
 GUIDANCE_IMPORT_MAX_PARAGRAPH = env_positive_int("GUIDANCE_IMPORT_MAX_PARAGRAPH", 50_000)
+
+# History is signed with an Ed25519 key the database does not hold: HISTORY_SIGNING_KEY (the
+# PEM itself) or HISTORY_SIGNING_KEY_FILE (a file only this service's account can read).
+# Without either, the development key `make run` makes is used; `check --deploy` refuses it.
+DEVELOPMENT_SIGNING_KEY_FILE = BASE_DIR / ".history-signing-key.dev.pem"
+HISTORY_SIGNING_KEY = os.environ.get("HISTORY_SIGNING_KEY", "")
+HISTORY_SIGNING_KEY_FILE = os.environ.get("HISTORY_SIGNING_KEY_FILE") or str(
+    DEVELOPMENT_SIGNING_KEY_FILE
+)
+# The public keys of earlier signing keys (PEM, one after another): what they signed stays valid.
+HISTORY_PUBLIC_KEYS_FILE = os.environ.get("HISTORY_PUBLIC_KEYS_FILE", "")
+# A file outside the database, appended to whenever a change commits: one SEQUENCE:DIGEST line
+# per change. Make it append-only and owned by another account (chattr +a, or a mount).
+HISTORY_WITNESS_FILE = os.environ.get("HISTORY_WITNESS_FILE", "")
+
+# How often the background worker verifies the whole history (and appends the chain head to
+# the witness), in seconds; `manage.py schedule_verification` starts the schedule.
+HISTORY_VERIFY_INTERVAL = int(os.environ.get("HISTORY_VERIFY_INTERVAL", "3600"))

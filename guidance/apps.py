@@ -7,7 +7,7 @@ class GuidanceConfig(AppConfig):
 
     def ready(self):
         # The admin lives with the other editorial code, where autodiscovery does not look.
-        from . import checks, history  # noqa: F401 - registers checks and receivers
+        from . import checks, history, witness  # noqa: F401 - registers checks and receivers
         from .editorial import admin  # noqa: F401 - registers the models with the admin site
         from .public import page_cache  # noqa: F401 - purges pages when a change commits
 

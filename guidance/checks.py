@@ -19,6 +19,44 @@ def secret_key_is_not_the_development_key(app_configs, **kwargs):
     return []
 
 
+@register(Tags.security, deploy=True)
+def history_is_signed_with_a_production_key(app_configs, **kwargs):
+    from pathlib import Path  # noqa: PLC0415
+
+    from . import ledger  # noqa: PLC0415
+
+    if not settings.HISTORY_SIGNING_KEY:
+        path = settings.HISTORY_SIGNING_KEY_FILE
+        development = Path(settings.DEVELOPMENT_SIGNING_KEY_FILE).resolve()
+        if not path or Path(path).resolve() == development:
+            return [
+                checks.Error(
+                    "History would be signed with the development key, or with none.",
+                    hint="Set HISTORY_SIGNING_KEY_FILE to a private key made with "
+                    "`python manage.py make_signing_key PATH`, kept outside the database.",
+                    id="guidance.E003",
+                )
+            ]
+    try:
+        ledger.signing_key()
+    except ledger.NoSigningKey as problem:
+        return [checks.Error(str(problem), id="guidance.E004")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def history_heads_are_witnessed(app_configs, **kwargs):
+    if not settings.HISTORY_WITNESS_FILE:
+        return [
+            checks.Warning(
+                "No witness keeps the history's heads outside the database.",
+                hint="Set HISTORY_WITNESS_FILE to an append-only file another account owns.",
+                id="guidance.W005",
+            )
+        ]
+    return []
+
+
 OLDEST_REDIS = "7.0"
 
 

@@ -8,6 +8,8 @@ history row can lack a user and a reason.
 
 import contextlib
 import contextvars
+import datetime
+import functools
 import uuid
 
 from django.contrib.auth import get_user_model
@@ -20,7 +22,7 @@ from simple_history.manager import HistoryDescriptor
 from simple_history.signals import pre_create_historical_record
 
 from . import ledger
-from .models import ChangeSet, Guidance, bulk_write_permitted
+from .models import ACCOUNT_MODELS, ChangeSet, EffectivePrecision, Guidance, bulk_write_permitted
 
 SYSTEM_USERNAME = "system"
 # The columns by which a tracked row belongs to a document.
@@ -39,18 +41,33 @@ class HistoryWithoutReason(RuntimeError):
 class PendingChange:
     """The ChangeSet of the block being run, stored when the block commits."""
 
-    def __init__(self, *, user, reason, kind, source, guidance):
+    def __init__(self, *, user, reason, kind, source, guidance, effective_at, effective_precision):
         self.id = uuid.uuid4()
         self.user = user
         self.reason = reason
         self.kind = kind
         self.source = source
         self.guidance = guidance
-        self.started_at = timezone.now()
+        # When it took effect, if not when it is recorded (set it before the block ends).
+        self.effective_at = effective_at
+        self.effective_precision = effective_precision
         # The history models this change wrote rows of: sealing reads only their tables.
         self.history_models = set()
         # The documents whose record or parts it wrote (relations: both ends), for the purge.
         self.guidance_ids = set()
+
+    @functools.cached_property
+    def started_at(self):
+        """When the change began: read at its first write, once the chain is held.
+
+        Holding the chain from the first write until the commit seals changes in the order
+        of their times, so that times never go backwards along the sequence.
+        """
+        ledger.lock_chain()
+        head = ledger.chain_head(ChangeSet)
+        now = timezone.now()
+        # A clock behind the last change's (another server's) must not reorder the chain.
+        return max(now, head.created_at) if head else now
 
     def note_written(self, history_model, objs):
         self.history_models.add(history_model)
@@ -62,17 +79,29 @@ class PendingChange:
         self.guidance_ids.discard(None)
 
     def save(self):
+        if not self.history_models:
+            return None  # nothing was written: no change to record
+        effective_at = self.effective_at or self.started_at
+        if isinstance(effective_at, datetime.date) and not isinstance(
+            effective_at, datetime.datetime
+        ):
+            effective_at = timezone.make_aware(
+                datetime.datetime.combine(effective_at, datetime.time.min)
+            )
         change_set = ChangeSet(
             id=self.id,
             created_at=self.started_at,
+            # In UTC, as the database gives it back: the digest covers it.
+            effective_at=effective_at.astimezone(datetime.UTC),
+            effective_precision=(
+                self.effective_precision if self.effective_at else EffectivePrecision.EXACT
+            ),
             user=self.user,
             reason=self.reason,
             kind=self.kind,
             source=self.source,
             guidance=self.guidance,
         )
-        if not self.history_models:
-            return None  # nothing was written: no change to record
         ledger.seal(change_set, models=self.history_models)
         change_set.save(force_insert=True)
         change_set.guidance_ids = frozenset(self.guidance_ids)
@@ -92,8 +121,21 @@ def system_user():
 
 
 @contextlib.contextmanager
-def recording(*, user=None, reason, kind="", source=ChangeSet.Source.SYSTEM, guidance=None):
-    """Run a block of writes as one audited change, in one transaction."""
+def recording(
+    *,
+    user=None,
+    reason,
+    kind="",
+    source=ChangeSet.Source.SYSTEM,
+    guidance=None,
+    effective_at=None,
+    effective_precision=EffectivePrecision.EXACT,
+):
+    """Run a block of writes as one audited change, in one transaction.
+
+    effective_at: when the change took effect (a date or a datetime, known to
+    effective_precision), if not when it is recorded.
+    """
     if not reason or not reason.strip():
         raise HistoryWithoutReason("A change needs a reason.")
     if _current.get() is not None:
@@ -107,6 +149,8 @@ def recording(*, user=None, reason, kind="", source=ChangeSet.Source.SYSTEM, gui
             kind=kind,
             source=source,
             guidance=guidance,
+            effective_at=effective_at,
+            effective_precision=effective_precision,
         )
         token = _current.set(pending)
         try:
@@ -118,6 +162,20 @@ def recording(*, user=None, reason, kind="", source=ChangeSet.Source.SYSTEM, gui
         finally:
             if token is not None:
                 _current.reset(token)
+
+
+@contextlib.contextmanager
+def recorded(instance):
+    """Part of the change being recorded, or a change of its own by the system account.
+
+    For accounts and groups only, which commands and Django itself also write.
+    """
+    if _current.get() is not None:
+        yield
+        return
+    label = type(instance)._meta.verbose_name
+    with recording(reason=f"The {label} {instance} was changed outside the registry's forms"):
+        yield
 
 
 def set_change_guidance(guidance):
@@ -135,7 +193,12 @@ def _is_tracked(model):
 @receiver(pre_delete)
 def refuse_untracked_write(sender, instance, raw=False, **kwargs):
     # Refuse before the row is written, so that nothing is half-done outside a transaction.
-    if not raw and _is_tracked(sender) and _current.get() is None:
+    if (
+        not raw
+        and _is_tracked(sender)
+        and sender._meta.concrete_model not in ACCOUNT_MODELS
+        and _current.get() is None
+    ):
         raise HistoryWithoutReason(
             f"{sender.__name__} {instance.pk} was written outside recording(): "
             "wrap the write in guidance.history.recording(user=..., reason=...)."
@@ -155,6 +218,22 @@ def stamp_history_row(sender, instance, history_instance, **kwargs):
     history_instance.history_user = pending.user
     history_instance.history_change_reason = pending.reason
     history_instance.history_date = pending.started_at
+    if isinstance(instance, ACCOUNT_MODELS):
+        _stamp_roles(instance, history_instance)
+
+
+def _stamp_roles(instance, history_instance):
+    """Keep an account's groups and permissions, or a group's permissions, as they are now."""
+    if instance.pk is None:
+        return
+    groups = getattr(instance, "groups", None)
+    permissions = instance.permissions if groups is None else instance.user_permissions
+    if groups is not None:
+        history_instance.group_names = sorted(groups.values_list("name", flat=True))
+    history_instance.permission_codenames = sorted(
+        f"{app_label}.{codename}"
+        for app_label, codename in permissions.values_list("content_type__app_label", "codename")
+    )
 
 
 def _bulk_history_arguments():

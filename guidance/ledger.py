@@ -15,20 +15,29 @@ every existing chain stops verifying.
 import contextlib
 import datetime
 import decimal
+import functools
 import hashlib
 import json
 import operator
 import uuid
+from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connection as default_connection
 from django.db import transaction
 from django.db.models.signals import post_migrate, pre_delete
 
-GENESIS = "0" * 64
-CHANGE_SET_TABLE = "guidance_changeset"
+from . import proof
+from .proof import (  # noqa: F401
+    CHANGE_FIELDS,
+    CHANGE_SET_TABLE,
+    EFFECTIVE_CHANGE_FIELDS,
+    GENESIS,
+    SIGNED_CHANGE_FIELDS,
+)
+
 TRIGGER_PREFIX = "guidance_append_only"
 REFUSAL = "History is append-only"
 APPEND_ONLY_MIGRATION = "0005_append_only_history"
@@ -46,30 +55,17 @@ def history_models():
     )
 
 
-def _plain(value):
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return value
+def current_fields(model):
+    """The columns of a history table as they are now, in the model's order."""
+    return [field.attname for field in model._meta.concrete_fields]
 
 
-def _hash_content(table, pairs):
-    # Empty values are left out, so that a nullable column added to a table later does
-    # not change the hash of the rows written before it.
-    content = {name: _plain(value) for name, value in pairs if value not in (None, "")}
-    encoded = json.dumps([table, content], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+def row_hash(model, values, fields=None):
+    """Hash one history row from its column values (a dict keyed by attname).
 
-
-def row_hash(model, values):
-    """Hash one history row from its column values (a dict keyed by attname)."""
-    return _hash_content(
-        model._meta.db_table,
-        ((field.attname, values[field.attname]) for field in model._meta.concrete_fields),
-    )
+    fields: the columns its change sealed (default: the table's columns now).
+    """
+    return proof.row_hash_of(model._meta.db_table, fields or current_fields(model), values)
 
 
 _TO_PLAIN = {
@@ -83,15 +79,17 @@ _JSON_NATIVE = {str, int, float, bool, list, dict}
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
-def row_hasher(model):
+def row_hasher(model, fields=None):
     """Return (attnames, hash_function) to hash rows given as tuples in attname order.
 
-    Gives the same hash as row_hash(), with less work per row: verification hashes every
-    history row there is.
+    Gives the same hash as row_hash(model, values, fields), with less work per row:
+    verification hashes every history row there is. A sealed column the table no longer
+    has counts as empty.
     """
     table = model._meta.db_table
-    attnames = [field.attname for field in model._meta.concrete_fields]
-    columns = list(enumerate(attnames))
+    attnames = current_fields(model)
+    position = {name: index for index, name in enumerate(attnames)}
+    columns = [(position[name], name) for name in fields or attnames if name in position]
     sha256, encode, to_plain = hashlib.sha256, _ENCODER.encode, _TO_PLAIN
 
     def hash_values(row):
@@ -104,32 +102,26 @@ def row_hasher(model):
             if convert is not None:
                 value = convert(value)
             elif type(value) not in _JSON_NATIVE:
-                value = _plain(value)
+                value = proof.plain(value)
             content[name] = value
         return sha256(encode([table, content]).encode()).hexdigest()
 
     return attnames, hash_values
 
 
-CHANGE_FIELDS = ("sequence", "created_at", "user_id", "reason", "kind", "source", "guidance_id")
+def change_values(change_set):
+    """The fields of a change that its digest covers, as a dict."""
+    return {name: getattr(change_set, name, None) for name in EFFECTIVE_CHANGE_FIELDS}
 
 
 def change_hash(change_set):
     """Hash who, when, why and what of a change (everything but the chain itself)."""
-    return _hash_content(
-        CHANGE_SET_TABLE, ((name, getattr(change_set, name)) for name in CHANGE_FIELDS)
-    )
+    return proof.change_hash_of(change_values(change_set))
 
 
 def change_digest(previous_digest, change_set_id, row_hashes, content_hash=""):
     """Chain a change to the one before it, over its own content and every row hash it holds."""
-    digest = hashlib.sha256(f"{previous_digest}:{uuid.UUID(str(change_set_id)).hex}".encode())
-    if content_hash:
-        digest.update(f":{content_hash}".encode())
-    for table in sorted(row_hashes):
-        for history_id, value in sorted(row_hashes[table].items(), key=lambda item: int(item[0])):
-            digest.update(f":{table}:{history_id}:{value}".encode())
-    return digest.hexdigest()
+    return proof.change_digest(previous_digest, change_set_id, row_hashes, content_hash)
 
 
 def expected_digest(change_set):
@@ -139,7 +131,8 @@ def expected_digest(change_set):
     )
 
 
-def _lock_chain():
+def lock_chain():
+    """Hold the chain until the transaction ends: changes are sealed one at a time, in order."""
     # Two changes committing at once must not both chain to the same predecessor.
     if default_connection.vendor == "postgresql":
         with default_connection.cursor() as cursor:
@@ -148,25 +141,57 @@ def _lock_chain():
 
 def rows_of_change(change_set_id, models=None):
     """Yield (model, values) for every history row of one change."""
-    for model in models or history_models():
-        attnames = [field.attname for field in model._meta.concrete_fields]
+    for model in history_models() if models is None else models:
+        attnames = current_fields(model)
         for values in model.objects.filter(change_set_id=change_set_id).values(*attnames):
             yield model, values
 
 
 def seal(change_set, models=None):
-    """Fill the change's row hashes, sequence and digest, chained to the latest change."""
+    """Fill the change's row hashes, sequence, digest and signature, chained to the latest."""
     change_set_model = type(change_set)
-    _lock_chain()
+    lock_chain()
+    if not any(field.name == "format" for field in change_set_model._meta.fields):
+        # A migration older than signing (0002) records a change as the code did then.
+        return _seal_unsigned(change_set, models)
+    key = signing_key()
+    hashes, fields = {}, {}
+    for model, values in rows_of_change(change_set.id, models):
+        table = model._meta.db_table
+        fields[table] = current_fields(model)
+        hashes.setdefault(table, {})[str(values["history_id"])] = row_hash(
+            model, values, fields[table]
+        )
+    latest = change_set_model.objects.order_by("-sequence").only("sequence", "digest").first()
+    user = change_set.user
+    change_set.sequence = latest.sequence + 1 if latest else 1
+    change_set.previous_digest = latest.digest if latest else GENESIS
+    change_set.row_hashes = hashes
+    change_set.row_fields = fields
+    # A migration older than effective dates (0013) seals as format 2 did.
+    has_effective_date = any(f.name == "effective_at" for f in change_set_model._meta.fields)
+    change_set.format = proof.CURRENT_FORMAT if has_effective_date else proof.SIGNED_FORMAT
+    # As the user was named when the change was made: a later rename changes neither.
+    change_set.username = user.username
+    change_set.user_display_name = f"{user.first_name} {user.last_name}".strip()
+    change_set.key_id = proof.key_id(key.public_key())
+    change_set.digest = expected_digest(change_set)
+    change_set.signature = proof.sign(key, change_set.digest)
+
+
+def _seal_unsigned(change_set, models):
     hashes = {}
     for model, values in rows_of_change(change_set.id, models):
         table = hashes.setdefault(model._meta.db_table, {})
         table[str(values["history_id"])] = row_hash(model, values)
-    latest = change_set_model.objects.order_by("-sequence").only("sequence", "digest").first()
+    latest = type(change_set).objects.order_by("-sequence").only("sequence", "digest").first()
     change_set.sequence = latest.sequence + 1 if latest else 1
     change_set.previous_digest = latest.digest if latest else GENESIS
     change_set.row_hashes = hashes
-    change_set.digest = expected_digest(change_set)
+    content = proof.hash_content(
+        CHANGE_SET_TABLE, ((name, getattr(change_set, name)) for name in CHANGE_FIELDS)
+    )
+    change_set.digest = change_digest(change_set.previous_digest, change_set.id, hashes, content)
 
 
 def chain_head(change_set_model=None):
@@ -177,6 +202,65 @@ def chain_head(change_set_model=None):
         .only("id", "sequence", "digest", "created_at")
         .first()
     )
+
+
+# Keys ---------------------------------------------------------------------------------
+
+
+class NoSigningKey(ImproperlyConfigured):
+    """No key to sign changes with: nothing can be recorded until one is configured."""
+
+
+def _read(path, setting):
+    try:
+        return Path(path).read_text()
+    except OSError as error:
+        raise NoSigningKey(f"{setting}={str(path)!r} cannot be read: {error.strerror}.") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(pem, where):
+    try:
+        return proof.load_private_key(pem, where)
+    except proof.KeyProblem as problem:
+        raise NoSigningKey(str(problem)) from None
+
+
+def signing_key():
+    """The private key that signs each change, from HISTORY_SIGNING_KEY or its file."""
+    if settings.HISTORY_SIGNING_KEY:
+        return _private_key(settings.HISTORY_SIGNING_KEY, "HISTORY_SIGNING_KEY")
+    path = settings.HISTORY_SIGNING_KEY_FILE
+    if not path or not Path(path).exists():
+        raise NoSigningKey(
+            "No key to sign history with. Set HISTORY_SIGNING_KEY_FILE to an Ed25519 private "
+            "key in PEM (make one with `python manage.py make_signing_key PATH`), or run "
+            "`make run`, which makes a development key."
+        )
+    return _private_key(_read(path, "HISTORY_SIGNING_KEY_FILE"), str(path))
+
+
+def has_signing_key():
+    try:
+        signing_key()
+    except NoSigningKey:
+        return False
+    return True
+
+
+def verification_keys():
+    """{key id: public key}: the signing key's, and every older one in HISTORY_PUBLIC_KEYS_FILE."""
+    keys = []
+    if settings.HISTORY_PUBLIC_KEYS_FILE:
+        path = settings.HISTORY_PUBLIC_KEYS_FILE
+        pem = _read(path, "HISTORY_PUBLIC_KEYS_FILE")
+        try:
+            keys += proof.load_public_keys(pem, str(path))
+        except proof.KeyProblem as problem:
+            raise ImproperlyConfigured(str(problem)) from None
+    if has_signing_key():
+        keys.append(signing_key().public_key())
+    return {proof.key_id(key): key for key in keys}
 
 
 # Append-only tables -------------------------------------------------------------------
@@ -201,6 +285,9 @@ def append_only_sql(vendor, table, quote):
             f"DROP TRIGGER IF EXISTS {TRIGGER_PREFIX}_truncate ON {quote(table)}",
             f"CREATE TRIGGER {TRIGGER_PREFIX}_truncate BEFORE TRUNCATE ON {quote(table)} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER_PREFIX}_refuse()",
+            # Fire in every session, whatever its session_replication_role.
+            f"ALTER TABLE {quote(table)} ENABLE ALWAYS TRIGGER {TRIGGER_PREFIX}",
+            f"ALTER TABLE {quote(table)} ENABLE ALWAYS TRIGGER {TRIGGER_PREFIX}_truncate",
         ]
     if vendor == "sqlite":
         return [
@@ -211,13 +298,15 @@ def append_only_sql(vendor, table, quote):
     raise NotImplementedError(f"Append-only history is not implemented for {vendor}.")
 
 
-POSTGRESQL_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}_refuse() RETURNS trigger AS $$
+POSTGRESQL_FUNCTION_BODY = f"""
 BEGIN
     RAISE EXCEPTION '{REFUSAL}: % on % is refused.', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'integrity_constraint_violation';
 END;
-$$ LANGUAGE plpgsql
+"""
+POSTGRESQL_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}_refuse() RETURNS trigger
+AS $${POSTGRESQL_FUNCTION_BODY}$$ LANGUAGE plpgsql
 """
 
 
@@ -248,27 +337,77 @@ def remove_append_only(connection, tables):
                     cursor.execute(f"DROP TRIGGER IF EXISTS {quote(name)}")
 
 
-def tables_missing_append_only(connection, tables):
-    """Tables among those given that lack an enabled refusing trigger."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
-                "WHERE tgname LIKE %s AND tgenabled <> 'D'",
-                [f"{TRIGGER_PREFIX}%"],
-            )
-            present = {(table.strip('"'), name) for table, name in cursor.fetchall()}
-            wanted = {TRIGGER_PREFIX, f"{TRIGGER_PREFIX}_truncate"}
-        else:
+# pg_trigger.tgtype bits: ROW 1, BEFORE 2, DELETE 8, UPDATE 16, TRUNCATE 32.
+_TRIGGER_TYPES = {TRIGGER_PREFIX: 1 | 2 | 8 | 16, f"{TRIGGER_PREFIX}_truncate": 2 | 32}
+_NOT_ALWAYS = {
+    "D": "is disabled",
+    "R": "fires only in replication sessions",
+    "O": "is skipped in sessions with session_replication_role = replica",
+}
+
+
+def append_only_problems(connection, tables):
+    """(table, what is wrong) for every refusing trigger that is missing, off or altered."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")
             present = set(cursor.fetchall())
-            wanted = None
-    missing = []
+        return [
+            (table, f"the append-only trigger {name} is missing")
+            for table in tables
+            for name in _sqlite_trigger_names(table).values()
+            if (table, name) not in present
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname, t.tgenabled, t.tgtype, p.proname, p.prosrc, l.lanname "
+            "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_language l ON l.oid = p.prolang "
+            "WHERE t.tgname LIKE %s AND c.relnamespace = to_regnamespace(current_schema())",
+            [f"{TRIGGER_PREFIX}%"],
+        )
+        found = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+    problems = []
+    replaced = False
     for table in tables:
-        names = wanted if wanted is not None else set(_sqlite_trigger_names(table).values())
-        if not all((table, name) in present for name in names):
-            missing.append(table)
-    return missing
+        for name, tgtype in _TRIGGER_TYPES.items():
+            trigger = found.get((table, name))
+            if trigger is None:
+                problems.append((table, f"the append-only trigger {name} is missing"))
+                continue
+            enabled, actual_type, function, body, language = trigger
+            if enabled in _NOT_ALWAYS:
+                problems.append(
+                    (
+                        table,
+                        f"the append-only trigger {name} {_NOT_ALWAYS[enabled]} "
+                        f"(tgenabled {enabled!r}, not 'A')",
+                    )
+                )
+            if actual_type != tgtype or function != f"{TRIGGER_PREFIX}_refuse":
+                problems.append(
+                    (
+                        table,
+                        f"the append-only trigger {name} was redefined: it no longer "
+                        f"runs {TRIGGER_PREFIX}_refuse() before every write",
+                    )
+                )
+            elif (body != POSTGRESQL_FUNCTION_BODY or language != "plpgsql") and not replaced:
+                replaced = True
+                problems.append(
+                    (
+                        table,
+                        f"the trigger function {function}() was replaced: its body "
+                        "differs from the one the migration installed",
+                    )
+                )
+    return problems
+
+
+def tables_missing_append_only(connection, tables):
+    """Tables among those given whose refusing triggers are missing, off or altered."""
+    broken = {table for table, _ in append_only_problems(connection, tables)}
+    return [table for table in tables if table in broken]
 
 
 def reinstall_append_only(sender, using="default", apps=None, **kwargs):
@@ -322,16 +461,20 @@ class Problem:
 
 
 class Verification:
-    """Recompute every row hash and the whole chain; compare live rows with their history.
+    """Recompute every row hash and the whole chain, and check every signature; compare live
+    rows with their history, the chain with the heads a witness kept, and the triggers with
+    what the migration installed.
 
     Streams each table once, so memory grows with the number of records, not with reads.
     """
 
     CHUNK = 10000
 
-    def __init__(self, *, connection=default_connection, expect_head=None):
+    def __init__(self, *, connection=default_connection, expect_head=None, witnessed=None):
         self.connection = connection
         self.expect_head = expect_head
+        # [(sequence, digest, line number)] read from a witness file.
+        self.witnessed = witnessed or []
         self.counts = {"changes": 0, "history rows": 0, "live rows": 0}
         self.head = None
 
@@ -362,72 +505,89 @@ class Verification:
         self.sealed = {}
         yield from self._chain()
         yield from self._head_kept_outside()
+        yield from self._witnessed_heads()
         for model in history_models():
             yield from self._history_table(model)
         for table, rows in sorted(self.sealed.items()):
             for history_id in sorted(rows):
                 yield Problem(table, history_id, "missing row: its table no longer exists")
-        for table in tables_missing_append_only(self.connection, append_only_tables()):
-            yield Problem(table, "-", "the append-only triggers are missing or disabled")
+        for table, what in append_only_problems(self.connection, append_only_tables()):
+            yield Problem(table, "-", what)
 
     def _chain(self):
         change_set_model = apps.get_model("guidance", "ChangeSet")
-        fields = ("id", "previous_digest", "digest", "row_hashes", *CHANGE_FIELDS)
+        fields = ("id", "previous_digest", "digest", "row_hashes", "signature")
+        fields += EFFECTIVE_CHANGE_FIELDS
+        keys = verification_keys()
         previous = None
+        signed_seen = False
+        self.digests = {}
+        # One tuple per distinct list of sealed columns, shared by every row sealed with it.
+        column_lists = {}
         rows = change_set_model.objects.order_by("sequence").values_list(*fields)
         for values in rows.iterator(chunk_size=self.CHUNK):
-            change = _Change(zip(fields, values, strict=True))
+            change = dict(zip(fields, values, strict=True))
             self.counts["changes"] += 1
-            expected_sequence = previous.sequence + 1 if previous else 1
-            if change.sequence != expected_sequence:
-                yield Problem(
-                    CHANGE_SET_TABLE,
-                    change.sequence,
-                    f"missing change: the chain jumps from {expected_sequence - 1} "
-                    f"to {change.sequence}",
-                )
-            expected_previous = previous.digest if previous else GENESIS
-            if change.previous_digest != expected_previous:
-                yield Problem(
-                    CHANGE_SET_TABLE,
-                    change.sequence,
-                    "broken link: it does not chain to the digest of the change before it",
-                )
-            if expected_digest(change) != change.digest:
-                yield Problem(
-                    CHANGE_SET_TABLE,
-                    change.sequence,
-                    "changed content: who, when, why or the list of its rows was altered "
-                    f"(change {change.id})",
-                )
-            for table, row_hashes in (change.row_hashes or {}).items():
+            for what in proof.chain_problems(change, previous, keys, signed_seen=signed_seen):
+                yield Problem(CHANGE_SET_TABLE, change["sequence"], what)
+            signed_seen = signed_seen or change["format"] != proof.LEGACY_FORMAT
+            self.digests[change["sequence"]] = change["digest"]
+            for table, row_hashes in (change["row_hashes"] or {}).items():
+                columns = proof.sealed_fields(change["format"], change["row_fields"], table)
+                columns = column_lists.setdefault(tuple(columns or ()), tuple(columns or ()))
                 sealed = self.sealed.setdefault(table, {})
                 for history_id, value in row_hashes.items():
-                    sealed[int(history_id)] = (value, change.sequence)
+                    sealed[int(history_id)] = (value, change["sequence"], columns)
             previous = change
-        self.head = previous
+        if previous is not None and not signed_seen:
+            yield Problem(
+                CHANGE_SET_TABLE,
+                previous["sequence"],
+                "forged: no change of the chain is signed (it was sealed without the key)",
+            )
+        self.head = _Change(previous.items()) if previous else None
 
     def _head_kept_outside(self):
         if not self.expect_head:
             return
         sequence, digest = self.expect_head
-        change_set_model = apps.get_model("guidance", "ChangeSet")
-        stored = change_set_model.objects.filter(sequence=sequence).values_list("digest").first()
+        stored = self.digests.get(sequence)
         if stored is None:
             yield Problem(CHANGE_SET_TABLE, sequence, "the head you kept is no longer in the chain")
-        elif stored[0] != digest:
+        elif stored != digest:
             yield Problem(
                 CHANGE_SET_TABLE,
                 sequence,
-                f"the head you kept had digest {digest}; the chain now says {stored[0]}",
+                f"the head you kept had digest {digest}; the chain now says {stored}",
             )
+
+    def _witnessed_heads(self):
+        for sequence, digest, line in self.witnessed:
+            stored = self.digests.get(sequence)
+            if stored is None:
+                yield Problem(
+                    CHANGE_SET_TABLE,
+                    sequence,
+                    f"witnessed head (line {line}) is no longer in the chain: it was truncated",
+                )
+            elif stored != digest:
+                yield Problem(
+                    CHANGE_SET_TABLE,
+                    sequence,
+                    f"witnessed head (line {line}) had digest {digest}; the chain now says "
+                    f"{stored}: it was resealed",
+                )
 
     def _history_table(self, model):
         table = model._meta.db_table
-        attnames, hash_values = row_hasher(model)
+        attnames = current_fields(model)
+        hashers = {}
         history_id_at = attnames.index("history_id")
         live_model = model.instance_type
-        live_attnames = [field.attname for field in live_model._meta.concrete_fields]
+        # Columns history does not keep (a password, the last sign-in) are not compared.
+        live_attnames = [
+            field.attname for field in live_model._meta.concrete_fields if field.attname in attnames
+        ]
         live_values = operator.itemgetter(*(attnames.index(name) for name in live_attnames))
         id_at = attnames.index(live_model._meta.pk.attname)
         type_at = attnames.index("history_type")
@@ -441,17 +601,28 @@ class Verification:
             seal_of_row = sealed.pop(history_id, None)
             if seal_of_row is None:
                 yield Problem(table, history_id, "row not in any sealed change")
-            elif hash_values(row) != seal_of_row[0]:
-                yield Problem(
-                    table,
-                    history_id,
-                    f"changed content: the row no longer matches its hash in change "
-                    f"{seal_of_row[1]}",
-                )
+            else:
+                columns = seal_of_row[2]
+                if columns not in hashers:
+                    hashers[columns] = row_hasher(model, columns)[1] if columns else None
+                hash_values = hashers[columns]
+                if hash_values is None:
+                    yield Problem(
+                        table,
+                        history_id,
+                        f"change {seal_of_row[1]} recorded no columns for this table",
+                    )
+                elif hash_values(row) != seal_of_row[0]:
+                    yield Problem(
+                        table,
+                        history_id,
+                        f"changed content: the row no longer matches its hash in change "
+                        f"{seal_of_row[1]}",
+                    )
             # Rows come in insertion order, so the last one seen per record is its latest.
             latest[row[id_at]] = (row[type_at], live_values(row))
         self.counts["history rows"] += count
-        for history_id, (_, sequence) in sorted(sealed.items()):
+        for history_id, (_, sequence, _) in sorted(sealed.items()):
             yield Problem(table, history_id, f"missing row: change {sequence} sealed it")
         yield from self._live_table(live_model, live_attnames, latest)
 

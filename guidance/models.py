@@ -83,6 +83,24 @@ def date_json(value, precision):
     return {"date": value.isoformat(), "precision": precision}
 
 
+class EffectivePrecision(models.TextChoices):
+    """How precisely a change's effective date is known."""
+
+    EXACT = "exact", _("to the second")
+    DAY = "day", _("day")
+    MONTH = "month", _("month")
+    YEAR = "year", _("year")
+
+    def format(self, value):
+        """'3 December 2026 at 09:20:00 UTC', '30 January 2019', 'January 2026'."""
+        if value is None:
+            return ""
+        if self == EffectivePrecision.EXACT:
+            local = timezone.localtime(value)
+            return f"{local.day} {local:%B %Y at %H:%M:%S %Z}"
+        return DatePrecision(self.value).format(timezone.localtime(value).date())
+
+
 class ChangeKind(models.TextChoices):
     MAJOR = "major", _("Major")
     MINOR = "minor", _("Minor")
@@ -123,20 +141,59 @@ class ChangeSet(models.Model):
     previous_digest = models.CharField(max_length=64, blank=True)
     digest = models.CharField(max_length=64, blank=True)
     row_hashes = models.JSONField(default=dict, blank=True)
+    # How it was sealed (guidance.proof): 1 before signing existed, 2 signed.
+    format = models.PositiveSmallIntegerField(default=2)
+    # The columns of each history table as they were sealed, so that a column added later
+    # leaves the old rows' hashes as they were.
+    row_fields = models.JSONField(default=dict, blank=True)
+    # Who, as they were named when the change was made (inside what is hashed).
+    username = models.CharField(max_length=150, blank=True)
+    user_display_name = models.CharField(max_length=300, blank=True)
+    # Which key signed the digest (the start of its public key's SHA-256), and the signature.
+    key_id = models.CharField(max_length=16, blank=True)
+    signature = models.CharField(max_length=100, blank=True)
+    # When the change took effect, as opposed to when it was recorded (created_at): an import
+    # records events the document states, such as its publication years earlier. Empty on
+    # changes sealed before effective dates were recorded (format 2 and older): those took
+    # effect when they were recorded.
+    effective_at = models.DateTimeField(_("took effect"), null=True, blank=True, db_index=True)
+    effective_precision = models.CharField(
+        max_length=5, choices=EffectivePrecision, default=EffectivePrecision.EXACT
+    )
 
     class Meta:
-        ordering = ["-created_at"]
-        get_latest_by = "created_at"
+        # The sequence is the order of changes; the chain checks that times agree with it.
+        ordering = ["-sequence"]
+        get_latest_by = "sequence"
         # The audit log filters by one of these and shows the newest first.
         indexes = [
             models.Index(fields=["user", "-created_at"], name="changeset_user_recent"),
             models.Index(fields=["guidance", "-created_at"], name="changeset_guidance_recent"),
             models.Index(fields=["kind", "-created_at"], name="changeset_kind_recent"),
             models.Index(fields=["source", "-created_at"], name="changeset_source_recent"),
+            models.Index(fields=["user", "-effective_at"], name="changeset_user_effective"),
         ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.user}: {self.reason}"
+
+    @property
+    def took_effect_at(self):
+        return self.effective_at or self.created_at
+
+    @property
+    def effective_display(self):
+        """When it took effect, no more precisely than known."""
+        if self.effective_at is None:
+            return EffectivePrecision.EXACT.format(self.created_at)
+        return EffectivePrecision(self.effective_precision).format(self.effective_at)
+
+    @property
+    def took_effect_when_recorded(self):
+        return self.effective_at is None or (
+            self.effective_precision == EffectivePrecision.EXACT
+            and self.effective_at == self.created_at
+        )
 
 
 class ChangeSetHistory(models.Model):
@@ -152,6 +209,93 @@ class ChangeSetHistory(models.Model):
 
 def tracked_history():
     return HistoricalRecords(bases=[ChangeSetHistory], cascade_delete_history=False)
+
+
+class RolesHistory(models.Model):
+    """What a history row of an account or a group also keeps: its roles at the time."""
+
+    group_names = models.JSONField(
+        default=list, blank=True, help_text=_("The groups the account was in.")
+    )
+    permission_codenames = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Permissions given directly (app_label.codename), as they were."),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class AccountHistory(HistoricalRecords):
+    """History of accounts and groups, including group membership and permissions.
+
+    Accounts are also made by commands (createsuperuser) and sign-ins touch them, so a
+    write outside recording() is not refused here: it is recorded as a change of its own,
+    by the system account. A sign-in (only last_login saved) is not a change to the account.
+    """
+
+    # The many-to-many fields whose changes are changes to the account or group.
+    ROLE_FIELDS = {"User": ("groups", "user_permissions"), "Group": ("permissions",)}
+
+    def finalize(self, sender, **kwargs):
+        super().finalize(sender, **kwargs)
+        for name in self.ROLE_FIELDS.get(sender.__name__, ()):
+            models.signals.m2m_changed.connect(
+                self.roles_changed,
+                sender=getattr(sender, name).through,
+                weak=False,
+                dispatch_uid=f"guidance_roles_{sender.__name__}_{name}",
+            )
+
+    def post_save(self, instance, created, using=None, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        # A sign-in saves last_login, and may re-hash the password: history keeps neither.
+        if update_fields is not None and set(update_fields) <= {"last_login", "password"}:
+            return
+        from .history import recorded  # noqa: PLC0415 - history imports the models
+
+        with recorded(instance):
+            super().post_save(instance, created, using=using, **kwargs)
+
+    def post_delete(self, instance, using=None, **kwargs):
+        from .history import recorded  # noqa: PLC0415
+
+        with recorded(instance):
+            super().post_delete(instance, using=using, **kwargs)
+
+    def roles_changed(self, sender, instance, action, reverse, model, pk_set, **kwargs):
+        if action not in ("post_add", "post_remove", "post_clear"):
+            return
+        from .history import recorded  # noqa: PLC0415
+
+        # group.user_set.add(user) changes the user: the other end is the one recorded.
+        changed = list(model._base_manager.filter(pk__in=pk_set or ())) if reverse else [instance]
+        for record in changed:
+            with recorded(record):
+                self.create_historical_record(record, "~")
+
+
+def _track_accounts():
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+    from django.contrib.auth.models import Group  # noqa: PLC0415
+    from simple_history import register  # noqa: PLC0415
+
+    for model in (get_user_model(), Group):
+        register(
+            model,
+            app="guidance",
+            records_class=AccountHistory,
+            bases=[ChangeSetHistory, RolesHistory],
+            # A password hash is no one's business; a sign-in is not a change.
+            excluded_fields=["password", "last_login"],
+            cascade_delete_history=False,
+        )
+    return (get_user_model(), Group)
+
+
+# Written outside recording() as changes of their own (see AccountHistory).
+ACCOUNT_MODELS = _track_accounts()
 
 
 class UntrackedWrite(RuntimeError):
@@ -1218,3 +1362,36 @@ class Relation(models.Model):
     @property
     def effective_display(self):
         return format_date(self.effective_on, self.effective_precision)
+
+
+class HistoryVerification(models.Model):
+    """One run of the history's verification: when, and what it found.
+
+    Not history itself (it says whether history verifies), so kept as a plain table.
+    """
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(db_index=True)
+    passed = models.BooleanField()
+    problem_count = models.PositiveIntegerField(default=0)
+    # The first problems found, one a line.
+    problems = models.TextField(blank=True)
+    head_sequence = models.PositiveBigIntegerField(null=True, blank=True)
+    head_digest = models.CharField(max_length=64, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-finished_at"]
+        get_latest_by = "finished_at"
+
+    def __str__(self):
+        verdict = "verifies" if self.passed else f"{self.problem_count} problem(s)"
+        return f"{self.finished_at:%Y-%m-%d %H:%M} {verdict}"
+
+    @property
+    def problem_lines(self):
+        return self.problems.splitlines()
+
+    @property
+    def history_rows_checked(self):
+        return self.counts.get("history rows", 0)

@@ -1,6 +1,11 @@
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
+from guidance import proof
 from guidance.history import recording
 from guidance.public.page_cache import forget_all_pages
 from tests.browser import browser  # noqa: F401 - the module-scoped Chromium fixture
@@ -58,3 +63,9 @@ def pytest_configure(config):
     from django.conf import settings  # noqa: PLC0415 - settings are configured by now
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A signing key of the run's own, in a file that commands run as subprocesses read too.
+    key_file = Path(tempfile.mkdtemp(prefix="history-key-")) / "signing-key.pem"
+    key_file.write_text(proof.new_private_key_pem())
+    os.environ["HISTORY_SIGNING_KEY_FILE"] = str(key_file)
+    settings.HISTORY_SIGNING_KEY = ""
+    settings.HISTORY_SIGNING_KEY_FILE = str(key_file)

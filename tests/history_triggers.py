@@ -28,7 +28,8 @@ def triggers_lifted(connection):
                 cursor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER USER")
             yield
             for table in tables:
-                cursor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER USER")
+                for name in (ledger.TRIGGER_PREFIX, f"{ledger.TRIGGER_PREFIX}_truncate"):
+                    cursor.execute(f"ALTER TABLE {quote(table)} ENABLE ALWAYS TRIGGER {name}")
         else:
             ledger.remove_append_only(connection, tables)
             yield

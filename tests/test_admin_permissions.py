@@ -34,6 +34,8 @@ EDITORS = (LOGIN, 403, 200, 200, 403)
 PUBLISHERS = (LOGIN, 403, 403, 200, 403)
 NOBODY = (LOGIN, 403, 403, 403, 403)
 REDIRECT = (LOGIN, 403, 302, 302, 302)
+# Who changed what, when and why: only with guidance.view_audit (publishers and auditors).
+AUDIT = (LOGIN, 403, 403, 200, 200)
 
 MATRIX = {
     "index": EVERYONE,
@@ -76,8 +78,8 @@ MATRIX = {
     "guidance_guidance_add": EDITORS,
     "guidance_guidance_change": EVERYONE,
     "guidance_guidance_delete": EDITORS,  # of a draft never published
-    "guidance_guidance_history": EVERYONE,
-    "guidance_guidance_simple_history": EVERYONE,
+    "guidance_guidance_history": AUDIT,
+    "guidance_guidance_simple_history": AUDIT,
     "guidance/guidance/<path:object_id>/": REDIRECT,
     "guidance_preview": EVERYONE,
     "guidance_preview_chapter": EVERYONE,
@@ -101,8 +103,8 @@ MATRIX = {
             ("add", PUBLISHERS),
             ("change", EVERYONE),
             ("delete", NOBODY),
-            ("history", EVERYONE),
-            ("simple_history", EVERYONE),
+            ("history", AUDIT),
+            ("simple_history", AUDIT),
         )
     },
     "guidance/programme/<path:object_id>/": REDIRECT,
@@ -111,15 +113,15 @@ MATRIX = {
     "guidance_organisation_add": EDITORS,
     "guidance_organisation_change": EVERYONE,
     "guidance_organisation_delete": NOBODY,
-    "guidance_organisation_history": EVERYONE,
-    "guidance_organisation_simple_history": EVERYONE,
+    "guidance_organisation_history": AUDIT,
+    "guidance_organisation_simple_history": AUDIT,
     "guidance/organisation/<path:object_id>/": REDIRECT,
-    # Changes are read-only for everyone.
-    "guidance_changeset_changelist": EVERYONE,
+    # Changes are read-only, and only for readers of the audit history.
+    "guidance_changeset_changelist": AUDIT,
     "guidance_changeset_add": NOBODY,
-    "guidance_changeset_change": EVERYONE,
+    "guidance_changeset_change": AUDIT,
     "guidance_changeset_delete": NOBODY,
-    "guidance_changeset_history": EVERYONE,
+    "guidance_changeset_history": AUDIT,
     "guidance/changeset/<path:object_id>/": REDIRECT,
 }
 

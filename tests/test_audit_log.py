@@ -39,6 +39,7 @@ def reasons(response):
 
 
 def test_the_log_lists_every_change_newest_first(client):
+    client.force_login(make_auditor())  # making an account is a change of its own
     some_history()
     assert reasons(log(client))[:2] == ["Typo", "Reworded"]
 
@@ -91,6 +92,8 @@ def test_the_filtered_rows_export_as_csv(client):
     assert rows[0] == [
         "sequence",
         "recorded at",
+        "took effect",
+        "effective precision",
         "user",
         "reason",
         "kind",
@@ -98,8 +101,10 @@ def test_the_filtered_rows_export_as_csv(client):
         "document",
         "digest",
     ]
-    assert [row[3] for row in rows[1:]] == ["Typo", "'=HYPERLINK(evil)"]
-    assert rows[1][6] == "IPG900" and rows[1][4] == "minor"
+    assert [row[5] for row in rows[1:]] == ["Typo", "'=HYPERLINK(evil)"]
+    assert rows[1][8] == "IPG900" and rows[1][6] == "minor"
+    # Changes made in the registry take effect when they are recorded.
+    assert rows[1][2] == rows[1][1] and rows[1][3] == "exact"
 
 
 def test_the_log_pages_without_counting_the_whole_history(client, django_assert_max_num_queries):
@@ -108,8 +113,9 @@ def test_the_log_pages_without_counting_the_whole_history(client, django_assert_
         with recording(reason=f"Change {n}"):
             make_guidance(f"HTG{910 + n}")
     client.force_login(make_auditor())
-    # has_perm reads the user's own and their groups' permissions: two of these.
-    with django_assert_max_num_queries(9):
+    # has_perm reads the user's own and their groups' permissions (two queries), and the
+    # area shows the latest verdict of the history's verification (one).
+    with django_assert_max_num_queries(10):
         first = log(client)
     assert first.context["has_next"]
     assert len(first.context["changes"]) == 50
@@ -118,11 +124,13 @@ def test_the_log_pages_without_counting_the_whole_history(client, django_assert_
 
 
 def test_the_history_area_shows_the_chain_head(client):
+    client.force_login(make_auditor())  # making an account is a change of its own
+    second_auditor = make_auditor("auditor2")
     some_history()
     head = ChangeSet.objects.order_by("-sequence").first()
     html = log(client).content.decode()
     assert f"{head.sequence}:{head.digest}" in html
-    client.force_login(make_auditor("auditor2"))
+    client.force_login(second_auditor)
     assert f"{head.sequence}:{head.digest}" in client.get(reverse("audit:index")).content.decode()
 
 

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
 from bench import cpu
 from bench.database import fingerprint
@@ -78,15 +79,20 @@ def test_the_generated_history_verifies_against_the_live_rows(data_set):
     assert "no problems found" in output.getvalue()
 
 
-def test_changes_are_spread_over_two_years_in_order(data_set):
-    times = list(
-        ChangeSet.objects.exclude(reason="Loaded NICE's programmes")
-        .order_by("sequence")
-        .values_list("created_at", flat=True)
+def test_changes_take_effect_over_two_years_and_are_recorded_in_order(data_set):
+    changes = ChangeSet.objects.exclude(reason="Loaded NICE's programmes").order_by("sequence")
+    recorded = list(changes.values_list("created_at", flat=True))
+    assert recorded == sorted(recorded)
+    simulated = list(
+        changes.filter(effective_at__isnull=False)
+        .exclude(effective_at=F("created_at"))
+        .values_list("effective_at", flat=True)
     )
-    assert times == sorted(times)
-    assert times[0].year == 2024
-    assert len({(t.year, t.month) for t in times}) >= 20
+    assert simulated == sorted(simulated)
+    assert simulated[0].year == 2024
+    assert len({(t.year, t.month) for t in simulated}) >= 20
+    # Each simulated change was recorded after the moment it stands for.
+    assert max(simulated) < min(recorded)
 
 
 def test_a_kept_data_set_is_made_again_when_its_size_changes():

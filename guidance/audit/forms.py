@@ -40,8 +40,16 @@ class AuditLogForm(forms.Form):
         if not reference:
             return None
         try:
-            return Guidance.objects.get(reference=normalise_reference(reference))
-        except (MalformedReference, Guidance.DoesNotExist):
+            reference = normalise_reference(reference)
+            # A deleted draft's changes can still be listed.
+            return Guidance.objects.get(reference=reference)
+        except Guidance.DoesNotExist:
+            if deleted := trail.deleted_document(reference):
+                return deleted
+            raise forms.ValidationError(
+                _("There is no guidance %(reference)s."), params={"reference": reference}
+            ) from None
+        except MalformedReference:
             raise forms.ValidationError(
                 _("There is no guidance %(reference)s."), params={"reference": reference}
             ) from None

@@ -51,8 +51,16 @@ def document_family(guidance):
 
 
 def _touching(ids):
-    """Conditions on history rows that make them part of the documents with these ids."""
+    """Conditions on history rows that make them part of the documents with these ids.
+
+    A programme's name and its "Your responsibility" text are on every page of its
+    documents: a change to them is part of every document the programme ever held.
+    """
+    programmes = Guidance.history.filter(id__in=ids).values("programme_id")
     return [
+        # A programme's creation is no change to a page; its renaming is.
+        (Programme, Q(id__in=programmes, history_type="~")),
+        (ResponsibilityStatement, Q(programme_id__in=programmes)),
         (Guidance, Q(id__in=ids)),
         (Chapter, Q(guidance_id__in=ids)),
         (Block, Q(guidance_id__in=ids)),
@@ -60,6 +68,39 @@ def _touching(ids):
         (UpdateEntry, Q(guidance_id__in=ids)),
         (Relation, Q(source_id__in=ids) | Q(target_id__in=ids)),
     ]
+
+
+def deleted_document(reference):
+    """A deleted document (a draft never published) as its last history row kept it, or None.
+
+    The record carries deleted_at: when it was deleted.
+    """
+    row = (
+        Guidance.history.filter(reference=reference)
+        .exclude(id__in=Guidance.objects.values("pk"))
+        .order_by("-history_id")
+        .first()
+    )
+    if row is None:
+        return None
+    document = row.instance
+    document.deleted_at = row.history_date if row.history_type == "-" else None
+    return document
+
+
+def deleted_documents():
+    """(reference, when deleted) of every deleted document, the latest first."""
+    return list(
+        Guidance.history.filter(history_type="-")
+        .exclude(id__in=Guidance.objects.values("pk"))
+        .order_by("-history_id")
+        .values_list("reference", "history_date")
+    )
+
+
+def history_of(ids):
+    """(history model, condition on its rows) for every part of the documents with these ids."""
+    return _touching(ids)
 
 
 def touching(ids):
@@ -111,6 +152,7 @@ ACTIONS = {"+": "added", "~": "changed", "-": "removed"}
 def parts_touched(change_ids, ids, document_id):
     """{change id: [what it did, e.g. 'recommendation 1.1 changed']}, a fixed number of queries."""
     touched = {change_id: [] for change_id in change_ids}
+    programmes = {}
     relations = []
     for model, rows in _touching(ids):
         history = model.history.filter(rows, change_set_id__in=change_ids).order_by("history_id")
@@ -126,6 +168,11 @@ def parts_touched(change_ids, ids, document_id):
                 label = block_label(row)
             elif model is Endorsement:
                 label = "endorsement"
+            elif model is Programme:
+                label = f"programme {row.code} ({row.name})"
+            elif model is ResponsibilityStatement:
+                programmes = programmes or dict(Programme.objects.values_list("pk", "code"))
+                label = f"'Your responsibility' of programme {programmes[row.programme_id]}"
             else:
                 label = f"update information ({format_date(row.date, row.precision)})"
             touched[row.change_set_id].append(f"{label} {ACTIONS[row.history_type]}")
@@ -162,7 +209,7 @@ def timeline(guidance, page_number=1):
         changes_touching(ids)
         .select_related("user", "guidance")
         .defer("row_hashes")
-        .order_by("-created_at", "-sequence")
+        .order_by("-sequence")
     )
     page = Paginator(changes, TIMELINE_PER_PAGE).get_page(page_number)
     touched = parts_touched([change.id for change in page], ids, guidance.pk)
@@ -187,10 +234,18 @@ def audit_log(
     changes = ChangeSet.objects.select_related("user", "guidance").defer("row_hashes")
     if user is not None:
         changes = changes.filter(user=user)
+    # The dates are of when changes took effect: those that took effect when recorded (every
+    # change before effective dates were kept) by the time they were recorded.
     if start is not None:
-        changes = changes.filter(created_at__gte=_start_of_day(start))
+        since = _start_of_day(start)
+        changes = changes.filter(
+            Q(effective_at__gte=since) | Q(effective_at__isnull=True, created_at__gte=since)
+        )
     if end is not None:
-        changes = changes.filter(created_at__lt=_start_of_day(end + datetime.timedelta(days=1)))
+        until = _start_of_day(end + datetime.timedelta(days=1))
+        changes = changes.filter(
+            Q(effective_at__lt=until) | Q(effective_at__isnull=True, created_at__lt=until)
+        )
     if programme is not None:
         changes = changes.filter(guidance__programme=programme)
     if guidance is not None:
@@ -199,10 +254,21 @@ def audit_log(
         changes = changes.filter(kind="" if kind == "none" else kind)
     if source:
         changes = changes.filter(source=source)
-    return changes.order_by("-created_at", "-sequence")
+    return changes.order_by("-sequence")
 
 
-CSV_HEADER = ["sequence", "recorded at", "user", "reason", "kind", "source", "document", "digest"]
+CSV_HEADER = [
+    "sequence",
+    "recorded at",
+    "took effect",
+    "effective precision",
+    "user",
+    "reason",
+    "kind",
+    "source",
+    "document",
+    "digest",
+]
 
 
 def _cell(value):
@@ -218,6 +284,8 @@ def csv_rows(changes):
         yield [
             change.sequence,
             change.created_at.isoformat(),
+            change.took_effect_at.isoformat(),
+            change.effective_precision if change.effective_at else "exact",
             _cell(change.user.get_username()),
             _cell(change.reason),
             change.kind,
@@ -277,8 +345,9 @@ def parse_moment(value, *, before=False):
             raise BadMoment(f"There is no change {value}.")
         return Moment(change.created_at, inclusive=not before, change=change)
     try:
-        at = parse_datetime(value)
-        day = None if at else parse_date(value)
+        # parse_datetime() reads a date alone as its midnight: read it as a date first.
+        day = parse_date(value)
+        at = None if day else parse_datetime(value)
     except ValueError:
         at = day = None
     if day is not None:
@@ -318,6 +387,8 @@ class Snapshot:
     update_entries: list
     responsibility: ResponsibilityStatement | None
     others: dict = field(default_factory=dict)
+    # Set when rebuilt from the document's own statements (as_stated): its first record.
+    recorded_from: Moment | None = None
 
     @property
     def major_entries(self):
@@ -402,6 +473,117 @@ def as_it_stood(guidance_id, moment):
         responsibility=_responsibility(document.programme_id, moment),
         others=others,
     )
+
+
+# Before the record: what the document states ------------------------------------------
+
+
+@dataclass
+class StatedEvent:
+    """An event the document's own text states, from before the registry recorded it."""
+
+    date: datetime.date
+    precision: str
+    what: str
+
+    @property
+    def date_display(self):
+        return format_date(self.date, self.precision)
+
+
+def first_recorded(guidance_id):
+    """The document as its first recorded change left it (a Snapshot), or None."""
+    first_row = Guidance.history.filter(id=guidance_id).order_by("history_id").first()
+    if first_row is None:
+        return None
+    change = ChangeSet.objects.select_related("user").get(pk=first_row.change_set_id)
+    return as_it_stood(guidance_id, Moment(change.created_at, change=change))
+
+
+def _stated_migrations(snapshot):
+    return [
+        relation
+        for relation in snapshot.guidance.public_inverse_relations
+        if relation.type == RelationType.MIGRATED_TO and relation.effective_on
+    ]
+
+
+def stated_events(guidance):
+    """What the document, as first recorded, says happened before it was recorded; oldest first.
+
+    Reads only the first recorded rows it needs (a few queries), not the whole snapshot.
+    """
+    first_row = Guidance.history.filter(id=guidance.pk).order_by("history_id").first()
+    if first_row is None:
+        return []
+    moment = Moment(first_row.history_date)
+    document = _state(Guidance.history.filter(id=guidance.pk), moment)[0]
+    recorded_on = timezone.localtime(moment.at).date()
+    migrations = [
+        relation
+        for relation in _state(
+            Relation.history.filter(target_id=guidance.pk, type=RelationType.MIGRATED_TO), moment
+        )
+        if relation.effective_on
+    ]
+    sources = Guidance.objects.select_related("programme").in_bulk(
+        [relation.source_id for relation in migrations]
+    )
+    events = []
+    if document.published_on:
+        reference, programme = document.reference, document.programme
+        for relation in migrations:
+            if relation.effective_on > document.published_on:
+                reference = sources[relation.source_id].reference
+                programme = sources[relation.source_id].programme
+        events.append(
+            StatedEvent(
+                document.published_on,
+                document.published_precision,
+                f"Published as {reference} ({programme.name})",
+            )
+        )
+    for relation in migrations:
+        what = f"{sources[relation.source_id].reference} migrated to {document.reference}"
+        events.append(StatedEvent(relation.effective_on, relation.effective_precision, what))
+    for entry in _state(UpdateEntry.history.filter(guidance_id=guidance.pk), moment):
+        what = f"{entry.get_kind_display()}: {entry.text}"
+        events.append(StatedEvent(entry.date, entry.precision, what))
+    events.sort(key=lambda event: event.date)
+    return [event for event in events if event.date and event.date <= recorded_on]
+
+
+def as_stated(guidance_id, moment):
+    """The document before its first recorded change, reconstructed from its own statements.
+
+    The text is as first recorded; the reference and programme are those the document says it
+    had on that day (before a migration it states), and update information dated later is left
+    out. None if the moment is not before the record began, or before the stated publication.
+    """
+    snapshot = first_recorded(guidance_id)
+    if snapshot is None or moment.at >= snapshot.moment.at:
+        return None
+    on = timezone.localtime(moment.at).date()
+    document = snapshot.guidance
+    if document.published_on is None or document.published_on > on:
+        return None
+    for relation in _stated_migrations(snapshot):
+        if relation.effective_on > on:
+            former = relation.source
+            document.reference, document.number = former.reference, former.number
+            document.programme, document.programme_id = former.programme, former.programme_id
+            document.public_inverse_relations.remove(relation)
+            former.public_relations.remove(relation)
+    snapshot.update_entries = [e for e in snapshot.update_entries if e.date and e.date <= on]
+    majors = [e for e in snapshot.update_entries if e.kind == "major"]
+    if document.last_updated_on and document.last_updated_on > on:
+        latest = max(majors, key=lambda e: e.date, default=None)
+        document.last_updated_on = latest.date if latest else None
+        document.last_updated_precision = latest.precision if latest else ""
+    snapshot.responsibility = _responsibility(document.programme_id, snapshot.moment)
+    snapshot.recorded_from = snapshot.moment
+    snapshot.moment = moment
+    return snapshot
 
 
 def _responsibility(programme_id, moment):
@@ -495,6 +677,13 @@ def parts_of(snapshot):
         return {}
     document = snapshot.guidance
     parts = {("guidance", document.pk): ((0,), "document", _document_fields(document))}
+    parts[("programme",)] = ((0, 1), "programme", {"name": document.programme.name})
+    if snapshot.responsibility is not None:
+        parts[("responsibility",)] = (
+            (0, 2),
+            "'Your responsibility'",
+            {"text": snapshot.responsibility.text},
+        )
     references = {pk: record.reference for pk, record in snapshot.others.items()}
     for record in snapshot.others.values():
         if record.pk != document.pk and any(

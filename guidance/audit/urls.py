@@ -12,4 +12,5 @@ urlpatterns = [
     path("guidance/<str:reference>/", views.timeline, name="timeline"),
     path("guidance/<str:reference>/as-it-stood/", views.as_it_stood, name="as-it-stood"),
     path("guidance/<str:reference>/diff/", views.diff, name="diff"),
+    path("guidance/<str:reference>/evidence/", views.evidence_pack, name="evidence"),
 ]

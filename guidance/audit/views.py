@@ -12,13 +12,13 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from .. import ledger, signin
+from .. import ledger, signin, verification
 from ..models import (
     MAX_MIGRATION_HOPS,
     ChangeSet,
@@ -28,7 +28,7 @@ from ..models import (
     normalise_reference,
 )
 from ..public import page_cache
-from . import trail
+from . import evidence, trail
 from .forms import AuditLogForm
 
 LOG_PER_PAGE = 50
@@ -78,7 +78,9 @@ def cached_until_next_change(view):
         # so a page is never kept under a token older than what it shows.
         token = page_cache.tokens.get_many([page_cache.HISTORY_TOKEN])[page_cache.HISTORY_TOKEN]
         path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-        key = f"audit:v2:{token}:{path}"
+        # A new verdict (shown on every page) makes the page anew too.
+        verdict = request.history_verdict = verification.latest_verdict()
+        key = f"audit:v3:{token}:{verdict.pk if verdict else 0}:{path}"
         page = page_cache.recent_pages.get(key) or cache.get(key)
         if page is None:
             response = view(request, *args, **kwargs)
@@ -100,7 +102,13 @@ def audited_document(reference):
         reference = normalise_reference(reference)
     except MalformedReference:
         raise Http404 from None
-    record = get_object_or_404(Guidance, reference=reference)
+    record = Guidance.objects.filter(reference=reference).first()
+    if record is None:
+        # A deleted draft's history stays readable.
+        record = trail.deleted_document(reference)
+        if record is None:
+            raise Http404
+        return record
     for _hop in range(MAX_MIGRATION_HOPS):
         migration = record.relations.filter(type=RelationType.MIGRATED_TO).first()
         if migration is None:
@@ -118,10 +126,19 @@ def index(request):
             found = Guidance.objects.filter(reference=normalise_reference(reference)).first()
         except MalformedReference as problem:
             found, error = None, str(problem)
+        if found is None and not error:
+            found = trail.deleted_document(normalise_reference(reference))
         if found:
             return redirect("audit:timeline", found.reference.lower())
         error = error or f"There is no guidance {reference}."
-    context = {"head": ledger.chain_head(), "reference": reference, "error": error}
+    context = {
+        "head": ledger.chain_head(),
+        "reference": reference,
+        "error": error,
+        "verdict": verification.latest_verdict(),
+        "deleted": trail.deleted_documents(),
+    }
+    request.history_verdict = context["verdict"]
     return render(request, "audit/index.html", context, status=404 if error else 200)
 
 
@@ -132,7 +149,10 @@ def timeline(request, reference):
     if document.reference.lower() != reference:
         return redirect("audit:timeline", document.reference.lower())
     page = trail.timeline(document, request.GET.get("page"))
-    return render(request, "audit/timeline.html", {"guidance": document, "page": page})
+    # What the document says happened before it was recorded, after its oldest change.
+    stated = [] if page.has_next() else trail.stated_events(document)
+    context = {"guidance": document, "page": page, "stated_events": stated}
+    return render(request, "audit/timeline.html", context)
 
 
 @auditors_only
@@ -144,7 +164,7 @@ def as_it_stood(request, reference):
         return render(
             request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
         )
-    snapshot = trail.as_it_stood(document.pk, moment)
+    snapshot = trail.as_it_stood(document.pk, moment) or trail.as_stated(document.pk, moment)
     context = {"current": document, "moment": moment, "snapshot": snapshot}
     if snapshot is not None:
         from ..public.views import replaced_references  # noqa: PLC0415 - the public page's wording
@@ -175,10 +195,20 @@ def diff(request, reference):
         return render(
             request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
         )
-    changes = trail.diff(
-        trail.as_it_stood(document.pk, before), trail.as_it_stood(document.pk, after)
+    # A date before the record began compares the page as the document states it then.
+    old = trail.as_it_stood(document.pk, before) or (
+        None if before.change else trail.as_stated(document.pk, before)
     )
-    context = {"guidance": document, "before": before, "after": after, "changes": changes}
+    new = trail.as_it_stood(document.pk, after) or (
+        None if after.change else trail.as_stated(document.pk, after)
+    )
+    context = {
+        "guidance": document,
+        "before": before,
+        "after": after,
+        "changes": trail.diff(old, new),
+        "reconstructed": any(s is not None and s.recorded_from for s in (old, new)),
+    }
     return render(request, "audit/diff.html", context)
 
 
@@ -262,4 +292,23 @@ def log_csv(request):
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.csv"'
+    return response
+
+
+@auditors_only
+def evidence_pack(request, reference):
+    """The document's evidence pack for a period (?from=&to=), as a zip download."""
+    document = audited_document(reference)
+    try:
+        start, end = evidence.period(request.GET.get("from"), request.GET.get("to"))
+    except trail.BadMoment as problem:
+        return render(
+            request, "audit/bad_request.html", {"guidance": document, "error": problem}, status=400
+        )
+    response = HttpResponse(
+        evidence.build_pack(document, start, end), content_type="application/zip"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{document.reference}-evidence.zip"'
+    # Who did what, and why: never kept by a browser or a shared cache.
+    patch_cache_control(response, private=True, no_store=True)
     return response

@@ -2,8 +2,8 @@
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Prefetch
@@ -38,6 +38,14 @@ from ..models import (
 )
 from . import forms, services
 
+AUDIT_PERMISSION = "guidance.view_audit"
+
+
+def refuse_without_audit(request):
+    """Who changed what, when and why is for readers of the audit history only."""
+    if not request.user.has_perm(AUDIT_PERMISSION):
+        raise PermissionDenied
+
 
 class _NotSaved(Exception):
     """The view answered without saving (a form error): undo the change it was run in."""
@@ -67,6 +75,7 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
     delete_confirmation_template = "admin/guidance/delete_confirmation.html"
 
     def history_view(self, request, object_id, extra_context=None):
+        refuse_without_audit(request)
         # simple-history filters by the id unchecked: a malformed id would be a 500, not a 404.
         try:
             self.model._meta.pk.to_python(unquote(object_id))
@@ -159,6 +168,7 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
         return self.run_recorded(request, view)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        refuse_without_audit(request)
         # A past version is for reading: restoring one goes through the normal edit form.
         if request.method != "GET":
             raise PermissionDenied
@@ -972,13 +982,25 @@ class OrganisationAdmin(RecordedChangeAdmin):
 
 @admin.register(ChangeSet)
 class ChangeSetAdmin(admin.ModelAdmin):
-    """Changes as they were recorded: read only, for everyone."""
+    """Changes as they were recorded: read only, for readers of the audit history."""
 
-    list_display = ("created_at", "user", "reason", "kind", "source", "guidance", "sequence")
+    # The sequence is the order of changes; who as they were named when the change was made.
+    list_display = ("sequence", "created_at", "username", "reason", "kind", "source", "guidance")
+    ordering = ("-sequence",)
     list_filter = ("source", "kind")
     list_select_related = ("user", "guidance")
     search_fields = ("reason", "user__username", "guidance__reference")
     date_hierarchy = "created_at"
+
+    def has_module_permission(self, request):
+        return request.user.has_perm(AUDIT_PERMISSION)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(AUDIT_PERMISSION)
+
+    def history_view(self, request, object_id, extra_context=None):
+        refuse_without_audit(request)
+        return super().history_view(request, object_id, extra_context)
 
     def has_add_permission(self, request):
         return False
@@ -990,11 +1012,32 @@ class ChangeSetAdmin(admin.ModelAdmin):
         return False
 
 
+class RecordedRolesAdmin:
+    """Saves of accounts and groups are recorded changes, by whoever saved them."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        label = self.model._meta.verbose_name
+        with recording(
+            user=request.user,
+            reason=f"{label.capitalize()} {'changed' if object_id else 'added'} in the admin",
+            source=ChangeSet.Source.ADMIN,
+        ):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+
 admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(RecordedRolesAdmin, GroupAdmin):
+    pass
 
 
 @admin.register(User)
-class AccountAdmin(UserAdmin):
+class AccountAdmin(RecordedRolesAdmin, UserAdmin):
     """Accounts are deactivated, never deleted: the history names who made each change."""
 
     def has_delete_permission(self, request, obj=None):

@@ -1365,6 +1365,15 @@ class DocumentWriter:
         )
 
 
+def stated_date(parsed):
+    """(date, precision) of the latest event the document states, or (None, None)."""
+    dated = [(parsed.published_on, parsed.published_precision)]
+    dated += [(parsed.last_updated_on, parsed.last_updated_precision)]
+    dated += [(update.date, update.precision) for update in parsed.updates]
+    dated += [(r.effective_on, r.effective_precision) for r in parsed.relations]
+    return max((d for d in dated if d[0]), key=lambda d: d[0], default=(None, None))
+
+
 def import_guidance_text(
     text, *, path="<text>", user=None, dry_run=False, finder=None, strict=False
 ):
@@ -1381,11 +1390,15 @@ def import_guidance_text(
         parsed = parser.parse()
         result.reference = parsed.reference
         result.warnings = parser.warnings
+        # The import records the document as it stood after the latest event it states.
+        effective_on, precision = stated_date(parsed)
         with transaction.atomic():
             with recording(
                 user=user,
                 reason=f"Imported from {Path(str(path)).name}",
                 source=ChangeSet.Source.IMPORT,
+                effective_at=effective_on,
+                effective_precision=precision or "exact",
             ):
                 DocumentWriter(parsed, result, finder.programmes).write()
             if dry_run:

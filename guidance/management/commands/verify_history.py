@@ -1,8 +1,11 @@
 import gc
 import re
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from guidance import witness
 from guidance.ledger import Verification
 
 HEAD = re.compile(r"^(\d+):([0-9a-f]{64})$")
@@ -20,8 +23,10 @@ def head_argument(value):
 
 class Command(BaseCommand):
     help = (
-        "Recompute every history row's hash and the chain of changes; report rows that do "
-        "not match, and live rows that differ from their history. Exits 1 on any problem."
+        "Recompute every history row's hash and the chain of changes, check every signature "
+        "and that times follow the sequence, compare the chain with the witnessed heads and the "
+        "triggers with what the migrations installed; report rows that do not match, and live "
+        "rows that differ from their history. Exits 1 on any problem."
     )
 
     def add_arguments(self, parser):
@@ -31,11 +36,29 @@ class Command(BaseCommand):
             help="A chain head kept outside the system: check the chain still holds it.",
         )
         parser.add_argument(
+            "--witness",
+            metavar="PATH",
+            help="A witness file of heads (SEQUENCE:DIGEST lines): check each is on the chain. "
+            "Default: HISTORY_WITNESS_FILE, if it exists.",
+        )
+        parser.add_argument(
             "--limit", type=int, default=20, help="Print at most this many problems (20)."
         )
 
     def handle(self, *args, expect_head=None, limit=20, **options):
-        verification = Verification(expect_head=head_argument(expect_head) if expect_head else None)
+        witness_path = options.get("witness")
+        default = settings.HISTORY_WITNESS_FILE
+        if witness_path is None and default and Path(default).exists():
+            witness_path = default
+        witnessed = []
+        if witness_path:
+            try:
+                witnessed = witness.read_heads(witness_path)
+            except witness.BadWitness as problem:
+                raise CommandError(str(problem)) from None
+        verification = Verification(
+            expect_head=head_argument(expect_head) if expect_head else None, witnessed=witnessed
+        )
         found = 0
         # Millions of long-lived tuples: the cyclic garbage collector would rescan them often
         # and find nothing to free.
@@ -50,6 +73,8 @@ class Command(BaseCommand):
         finally:
             gc.enable()
         counts = ", ".join(f"{count} {name}" for name, count in verification.counts.items())
+        if witness_path:
+            counts += f", {len(witnessed)} witnessed heads from {witness_path}"
         self.stdout.write(f"Checked {counts}.")
         head = verification.head
         if head is not None:
