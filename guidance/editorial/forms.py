@@ -2,18 +2,21 @@
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
+from django.forms.formsets import BaseFormSet, formset_factory
 from django.forms.models import BaseInlineFormSet
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import editions
 from ..models import (
+    Block,
     ChangeKind,
     Chapter,
     Guidance,
     GuidanceStatus,
     MalformedReference,
     Programme,
+    RecommendationCategory,
     RefusedChange,
     RelationType,
     chapter_slug,
@@ -135,19 +138,24 @@ class GuidanceAdminForm(forms.ModelForm):
         # The admin locks the row before this form is built, so self.instance is current.
         if self.instance.pk is None or opened_version == self.instance.version:
             return
-        latest = Guidance.history.filter(id=self.instance.pk).select_related("history_user")
-        latest = latest.order_by("-history_date", "-history_id").first()
-        who = latest.history_user.get_full_name() or latest.history_user.get_username()
-        when = formats.date_format(timezone.localtime(latest.history_date), "j F Y H:i")
-        raise forms.ValidationError(
-            _(
-                "%(reference)s was saved by %(who)s at %(when)s while you were editing it, so "
-                "your changes were not saved. They are still in this form: open the guidance "
-                "again in another tab to see the saved version, then make your changes there."
-            ),
-            code="saved-meanwhile",
-            params={"reference": self.instance.reference, "who": who, "when": when},
-        )
+        raise saved_meanwhile(self.instance)
+
+
+def saved_meanwhile(guidance):
+    """The refusal of a save made on a version someone else has since saved over."""
+    latest = Guidance.history.filter(id=guidance.pk).select_related("history_user")
+    latest = latest.order_by("-history_date", "-history_id").first()
+    who = latest.history_user.get_full_name() or latest.history_user.get_username()
+    when = formats.date_format(timezone.localtime(latest.history_date), "j F Y H:i")
+    return forms.ValidationError(
+        _(
+            "%(reference)s was saved by %(who)s at %(when)s while you were editing it, so "
+            "your changes were not saved. They are still in this form: open the guidance "
+            "again in another tab to see the saved version, then make your changes there."
+        ),
+        code="saved-meanwhile",
+        params={"reference": guidance.reference, "who": who, "when": when},
+    )
 
 
 class ChapterForm(forms.ModelForm):
@@ -432,4 +440,116 @@ class ReviewForm(forms.Form):
                 self.add_error(
                     "publish_at", _("That moment has passed: choose a later one or publish now.")
                 )
+        return cleaned
+
+
+class BulletsField(forms.CharField):
+    """A bullet list typed one bullet a line; whatever is typed on a line is one bullet."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value):
+        lines = (line.strip() for line in (value or "").splitlines())
+        return [line for line in lines if line]
+
+    def has_changed(self, initial, data):
+        return self.to_python(self.prepare_value(initial)) != self.to_python(data)
+
+
+class ChapterBlockForm(forms.Form):
+    """One sub-heading, paragraph, recommendation or rationale on a chapter's page."""
+
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=Block.Kind.choices, initial=Block.Kind.PARAGRAPH
+    )
+    number = forms.CharField(label=_("Number"), max_length=20, required=False)
+    category = forms.ChoiceField(
+        label=_("Category"),
+        choices=[("", "—"), *RecommendationCategory.choices],
+        required=False,
+        help_text=_("Recommendations only."),
+    )
+    title = forms.CharField(label=_("Heading"), max_length=500, required=False)
+    text = forms.CharField(
+        label=_("Text"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    bullets = BulletsField(label=_("Bullets, one a line"), required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("category") and cleaned.get("kind") != Block.Kind.RECOMMENDATION:
+            self.add_error("category", _("Only a recommendation has a category."))
+        return cleaned
+
+
+class ChapterBlockFormSet(BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # A place between two others (2.5) moves a paragraph there without renumbering them.
+        form.fields["ORDER"] = forms.DecimalField(
+            label=_("Place"),
+            required=False,
+            min_value=0,
+            max_digits=8,
+            decimal_places=3,
+            initial=index + 1 if index < self.initial_form_count() else None,
+            help_text=_("Its place on this page; 2.5 puts it between the 2nd and the 3rd."),
+            widget=forms.NumberInput(attrs={"step": "any", "class": "place"}),
+        )
+        form.fields["DELETE"].label = _("Delete")
+
+
+BlockFormSet = formset_factory(
+    ChapterBlockForm,
+    formset=ChapterBlockFormSet,
+    extra=2,
+    can_order=True,
+    can_delete=True,
+)
+
+
+class ChapterPageForm(forms.Form):
+    """What a save of a chapter's page asks besides its blocks: why, and how big a change."""
+
+    renumber = forms.BooleanField(
+        label=_("Renumber this chapter"),
+        required=False,
+        help_text=_(
+            "Number the paragraphs and recommendations again in their new order (3.1, 3.2, "
+            "3.3 …): a new one placed between 3.1 and 3.2 becomes 3.2, and those after it move up."
+        ),
+    )
+    change_reason = reason_field()
+    change_kind = GuidanceAdminForm.base_fields["change_kind"]
+    update_text = GuidanceAdminForm.base_fields["update_text"]
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, guidance, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.guidance = guidance
+        self.fields["opened_version"].initial = guidance.version
+        self.asks_kind = guidance.is_edition or GuidanceStatus(guidance.status).is_public
+        if not self.asks_kind:
+            del self.fields["change_kind"], self.fields["update_text"]
+        elif guidance.pending_update_text:
+            self.fields["update_text"].initial = guidance.pending_update_text
+            self.fields["change_kind"].initial = ChangeKind.MAJOR
+
+    @property
+    def is_minor(self):
+        return self.asks_kind and self.cleaned_data.get("change_kind") != ChangeKind.MAJOR
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.asks_kind and not self.is_minor and not cleaned.get("update_text", "").strip():
+            self.add_error(
+                "update_text",
+                _("A major change to published guidance needs its update-information wording."),
+            )
         return cleaned
