@@ -30,7 +30,6 @@ from ..models import (
     MalformedReference,
     Organisation,
     Programme,
-    Recommendation,
     RefusedChange,
     Relation,
     RelationType,
@@ -190,42 +189,6 @@ class ChapterInline(EditionContentInline):
             return _("Save the chapter first.")
         url = reverse("admin:guidance_chapter", args=[chapter.guidance_id, chapter.pk])
         return format_html('<a href="{}">{}</a>', url, _("Edit the paragraphs"))
-
-
-class ParagraphInline(EditionContentInline):
-    model = Block
-    fk_name = "guidance"
-    formset = forms.ChapterChoiceInlineFormSet
-    fields = ("chapter", "position", "kind", "number", "title", "text", "bullets")
-    extra = 0
-    verbose_name = _("paragraph")
-    verbose_name_plural = _("paragraphs, sub-headings and rationales")
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .exclude(kind=Block.Kind.RECOMMENDATION)
-            .select_related("chapter", "guidance")
-        )
-
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "kind":
-            kwargs["choices"] = [
-                choice for choice in Block.Kind.choices if choice[0] != Block.Kind.RECOMMENDATION
-            ]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
-
-
-class RecommendationInline(EditionContentInline):
-    model = Recommendation
-    fk_name = "guidance"
-    formset = forms.RecommendationInlineFormSet
-    fields = ("chapter", "position", "number", "text", "bullets", "category")
-    extra = 0
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("chapter", "guidance")
 
 
 class EndorsementInline(EditionContentInline):

@@ -204,24 +204,6 @@ class RelationInlineFormSet(BaseInlineFormSet):
                 form.add_error("target", str(refusal))
 
 
-class ChapterChoiceInlineFormSet(BaseInlineFormSet):
-    """Blocks may only be put in a chapter of the same document."""
-
-    def add_fields(self, form, index):
-        super().add_fields(form, index)
-        if "chapter" in form.fields:
-            form.fields["chapter"].queryset = Chapter.objects.filter(
-                guidance_id=self.instance.pk or 0
-            )
-
-
-class RecommendationInlineFormSet(ChapterChoiceInlineFormSet):
-    # Paragraphs and recommendations share one table, so their inlines need distinct prefixes.
-    @classmethod
-    def get_default_prefix(cls):
-        return "recommendations"
-
-
 class GuidanceActionForm(ActionForm):
     reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)
     explanation = forms.CharField(
