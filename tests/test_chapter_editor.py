@@ -213,3 +213,12 @@ def test_published_guidance_is_edited_in_its_draft_edition(client, editor):
     assert response.headers["Location"] == reverse(
         "admin:guidance_guidance_change", args=[document.pk]
     )
+
+
+def test_the_benchmark_opens_and_saves_the_largest_page_of_a_large_guideline(editor):
+    from bench.editor import time_editor  # noqa: PLC0415
+
+    figures = time_editor()
+    assert figures["document"].endswith("30 chapters, 1200 blocks")
+    assert figures["page"].startswith("chapter 1, page")
+    assert Block.objects.filter(text__endswith="(round 4)").count() == 1
