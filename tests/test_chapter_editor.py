@@ -222,3 +222,37 @@ def test_the_benchmark_opens_and_saves_the_largest_page_of_a_large_guideline(edi
     assert figures["document"].endswith("30 chapters, 1200 blocks")
     assert figures["page"].startswith("chapter 1, page")
     assert Block.objects.filter(text__endswith="(round 4)").count() == 1
+
+
+def test_a_guidance_number_out_of_range_is_a_field_error(client, editor):
+    from guidance.models import Programme  # noqa: PLC0415
+
+    inlines = ("chapters", "endorsements", "update_entries", "relations")
+    response = client.post(
+        reverse("admin:guidance_guidance_add"),
+        {
+            "programme": str(Programme.objects.get(code="NG").pk),
+            "number": "1000000",
+            "title": "A guideline",
+            "published_precision": "day",
+            "change_reason": "New topic",
+            **{f"{p}-{n}_FORMS": "0" for p in inlines for n in ("TOTAL", "INITIAL")},
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["number"]
+    assert not Guidance.objects.filter(number=1000000).exists()
+
+
+def test_the_change_form_says_only_what_happened_when_someone_else_saved_first(client, editor):
+    from tests.admin_forms import change_form_data  # noqa: PLC0415
+
+    guidance = make_document("HTG501", status=GuidanceStatus.DRAFT)
+    url = reverse("admin:guidance_guidance_change", args=[guidance.pk])
+    page = client.get(url)
+    client.post(url, change_form_data(page, title="First", change_reason="First"))
+    response = client.post(url, change_form_data(page, title="Mine", change_reason="Mine"))
+    content = response.content.decode()
+    assert "was saved by Ed Itor" in content
+    assert "Please correct the error" not in content
+    assert 'value="Mine"' in content

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import IntegrityError
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponseNotAllowed
@@ -118,14 +118,13 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
                     raise _NotSaved(response)
         except _NotSaved as not_saved:
             return not_saved.response
-        except IntegrityError as error:
+        except IntegrityError:
             messages.error(
                 request,
                 _(
-                    "Nothing was saved: two parts would share a position or number "
-                    "(%(error)s). Give each a distinct one and save again."
-                )
-                % {"error": error},
+                    "Nothing was saved: two parts would share a position or number. Give "
+                    "each a distinct one and save again."
+                ),
             )
             return redirect(request.get_full_path())
         return response
@@ -971,6 +970,11 @@ class GuidanceAdmin(RecordedChangeAdmin):
         self._run_action(request, queryset, "reinstate")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        if form.has_error(NON_FIELD_ERRORS, code="saved-meanwhile"):
+            # Someone else's save is not the editor's error to correct: say only what happened.
+            context["errors"] = None
+            context["saved_meanwhile"] = form.non_field_errors()
         may_edit = obj is not None and self.has_change_permission(request, obj)
         context.update(
             draft_edition=editions.draft_of(obj) if obj is not None else None,

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.formsets import BaseFormSet, formset_factory
 from django.forms.models import BaseInlineFormSet
 from django.utils import formats, timezone
@@ -46,6 +47,24 @@ class MonthField(forms.DateField):
     def to_python(self, value):
         value = super().to_python(value)
         return value.replace(day=1) if value else value
+
+
+# A reference has at most six digits (REFERENCE_PATTERN): HTG999999.
+LARGEST_NUMBER = 999_999
+
+
+def limit_guidance_number(field):
+    field.min_value, field.max_value = 1, LARGEST_NUMBER
+    field.validators = [
+        *field.validators,
+        MinValueValidator(1),
+        MaxValueValidator(LARGEST_NUMBER),
+    ]
+    field.error_messages = {
+        **field.error_messages,
+        "max_value": _("A guidance number has at most six digits (999999 at most)."),
+    }
+    field.widget.attrs.update(min=1, max=LARGEST_NUMBER)
 
 
 class ReasonForm(forms.ModelForm):
@@ -100,6 +119,8 @@ class GuidanceAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "number" in self.fields:
+            limit_guidance_number(self.fields["number"])
         if self.instance.pk:
             self.fields["opened_version"].initial = self.instance.version
             if self.instance.pending_update_text:
@@ -250,16 +271,18 @@ class MigrateForm(forms.Form):
         min_value=1,
         help_text=_("The number NICE assigned; never derived from the old one."),
     )
+
+    def __init__(self, *args, guidance, **kwargs):
+        self.guidance = guidance
+        super().__init__(*args, **kwargs)
+        limit_guidance_number(self.fields["number"])
+
     month = MonthField(
         label=_("Month of the migration"),
         initial=lambda: timezone.localdate().strftime("%Y-%m"),
         help_text=_("As YYYY-MM; NICE dates migrations to the month."),
     )
     reason = reason_field()
-
-    def __init__(self, *args, guidance, **kwargs):
-        self.guidance = guidance
-        super().__init__(*args, **kwargs)
 
     def clean(self):
         cleaned = super().clean()
