@@ -122,6 +122,10 @@ def test_moves_and_deletions_keep_each_recommendations_key(client, editor):
     ]
     history = Block.history.filter(key=first.key).order_by("history_date", "history_id")
     assert history.first().number == "1.1" and history.last().number == "1.2"
+    # The page says what each recommendation was numbered before.
+    page = client.get(chapter_url(chapter)).content.decode()
+    assert "Numbered before: 1.3" in page  # the old 1.3, now 1.1
+    assert "Numbered before: 1.1" in page  # the old 1.1, now 1.2
 
 
 def test_bullets_are_typed_one_a_line(client, editor):

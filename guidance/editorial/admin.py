@@ -804,6 +804,10 @@ class GuidanceAdmin(RecordedChangeAdmin):
         data = request.POST if request.method == "POST" else None
         form = forms.ChapterPageForm(data, guidance=obj)
         formset = forms.BlockFormSet(data, initial=initial, prefix="blocks")
+        earlier = services.earlier_numbers(part)
+        for block_form, block in zip(formset.forms, part, strict=False):
+            # A recommendation keeps its key through renumbering: say what it was numbered.
+            block_form.earlier_numbers = earlier.get(block.key, [])
         if data is not None and all([form.is_valid(), formset.is_valid()]):
             try:
                 with recording(

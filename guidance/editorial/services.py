@@ -512,3 +512,19 @@ def save_chapter_part(*, chapter, part, rows, deleted):
 
 def _block_differs(stored, row):
     return any(getattr(stored, name) != getattr(row, name) for name in BLOCK_FIELDS)
+
+
+def earlier_numbers(blocks):
+    """{key: the numbers each block had before its present one}, from history, in one query."""
+    current = {block.key: block.number for block in blocks if block.key}
+    rows = (
+        Block.history.filter(key__in=current)
+        .exclude(number="")
+        .order_by("history_date", "history_id")
+        .values_list("key", "number")
+    )
+    earlier = {}
+    for key, number in rows:
+        if number != current[key] and number not in earlier.setdefault(key, []):
+            earlier[key].append(number)
+    return earlier
