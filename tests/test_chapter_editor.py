@@ -260,3 +260,14 @@ def test_the_change_form_says_only_what_happened_when_someone_else_saved_first(c
     assert "was saved by Ed Itor" in content
     assert "Please correct the error" not in content
     assert 'value="Mine"' in content
+
+
+def test_a_draft_never_published_can_still_be_deleted_after_a_chapter_save(client, editor):
+    guidance = make_document("HTG501", status=GuidanceStatus.DRAFT)
+    chapter = guidance.chapters.get(number="2")
+    page = client.get(chapter_url(chapter))
+    client.post(chapter_url(chapter), page_data(page, change_reason="Reworded"))
+    delete = reverse("admin:guidance_guidance_delete", args=[guidance.pk])
+    response = client.post(delete, {"post": "yes", "change_reason": "Not needed"})
+    assert response.status_code == 302
+    assert not Guidance.with_editions.filter(pk=guidance.pk).exists()

@@ -877,11 +877,15 @@ class GuidanceAdmin(RecordedChangeAdmin):
         if not form.is_valid() or not formset.is_valid():
             raise _NotSaved(None)
         services.save_chapter_part(chapter=chapter, part=part, rows=rows, deleted=deleted)
-        obj.version = locked.version + 1
+        locked.version += 1
         if form.asks_kind and not form.is_minor:
-            obj.pending_update_text = form.cleaned_data["update_text"].strip()
-        obj.save()
-        set_change_guidance(obj.edition_of if obj.is_edition else obj)
+            locked.pending_update_text = form.cleaned_data["update_text"].strip()
+        locked.save()
+        # As save_model: a draft never public stays deletable, so no change names it.
+        if locked.is_edition:
+            set_change_guidance(locked.edition_of)
+        elif locked.was_ever_published():
+            set_change_guidance(locked)
 
     def _check_numbers(self, chapter, part, rows, form):
         part_ids = {block.pk for block in part}
