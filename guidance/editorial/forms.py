@@ -486,6 +486,13 @@ class ChapterBlockForm(forms.Form):
     )
     bullets = BulletsField(label=_("Bullets, one a line"), required=False)
 
+    def legend(self):
+        """What the row was when the page opened: '1.2.3 recommendation', 'sub-heading'."""
+        if not self.initial.get("id"):
+            return _("New paragraph or recommendation")
+        kind = Block.Kind(self.initial["kind"]).label
+        return f"{self.initial['number']} {kind}" if self.initial.get("number") else kind
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("category") and cleaned.get("kind") != Block.Kind.RECOMMENDATION:
