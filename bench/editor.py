@@ -2,6 +2,7 @@
 
 import statistics
 import time
+from html.parser import HTMLParser
 
 ROUNDS = 5
 
@@ -62,18 +63,48 @@ def time_editor():
     }
 
 
+class _FormFields(HTMLParser):
+    """The fields of a page's form with the values a browser would send unchanged."""
+
+    def __init__(self):
+        super().__init__()
+        self.data, self._textarea, self._select, self._first_option = {}, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
+            if attrs.get("type") in ("checkbox", "radio"):
+                if "checked" in attrs:
+                    self.data[name] = attrs.get("value", "on")
+            else:
+                self.data[name] = attrs.get("value", "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = ""
+        elif tag == "select" and name:
+            self._select, self._first_option = name, True
+        elif tag == "option" and self._select:
+            if "selected" in attrs or self._first_option:
+                self.data[self._select] = attrs.get("value", "")
+            self._first_option = False
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            # The browser drops the newline that follows <textarea>.
+            self.data[self._textarea] += (
+                data.removeprefix("\n") if not self.data[self._textarea] else data
+            )
+
+
 def _page_data(response):
     """The chapter page's form data as the browser would send it."""
-    from django import forms  # noqa: PLC0415
-
-    data = {}
-    formset = response.context["formset"]
-    for form in [formset.management_form, *formset.forms, response.context["form"]]:
-        for name, field in form.fields.items():
-            value = field.prepare_value(form[name].value())
-            if isinstance(field, forms.BooleanField):
-                if value:
-                    data[form.add_prefix(name)] = "on"
-            else:
-                data[form.add_prefix(name)] = "" if value is None else value
-    return data
+    parser = _FormFields()
+    parser.feed(response.content.decode())
+    return parser.data
