@@ -271,3 +271,43 @@ def test_a_draft_never_published_can_still_be_deleted_after_a_chapter_save(clien
     response = client.post(delete, {"post": "yes", "change_reason": "Not needed"})
     assert response.status_code == 302
     assert not Guidance.with_editions.filter(pk=guidance.pk).exists()
+
+
+def test_two_chapters_swap_places_in_one_save(client, editor):
+    from tests.admin_forms import change_form_data  # noqa: PLC0415
+
+    guidance = make_document("HTG501", status=GuidanceStatus.DRAFT, chapters=3)
+    url = reverse("admin:guidance_guidance_change", args=[guidance.pk])
+    page = client.get(url)
+    data = change_form_data(
+        page,
+        change_reason="Chapter 3 comes before chapter 2",
+        **{
+            "chapters-1-position": "3",
+            "chapters-1-number": "3",
+            "chapters-1-slug": "",
+            "chapters-2-position": "2",
+            "chapters-2-number": "2",
+            "chapters-2-slug": "",
+        },
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, [
+        inline.formset.errors for inline in response.context["inline_admin_formsets"]
+    ] + [inline.formset.non_form_errors() for inline in response.context["inline_admin_formsets"]]
+    chapters = [(c.number, c.title, c.slug) for c in guidance.chapters.order_by("position")]
+    assert chapters[1:] == [("2", "Chapter 3", "2-chapter-3"), ("3", "Chapter 2", "3-chapter-2")]
+
+
+def test_two_chapters_at_one_place_are_refused_at_the_form_with_nothing_saved(client, editor):
+    from tests.admin_forms import change_form_data  # noqa: PLC0415
+
+    guidance = make_document("HTG501", status=GuidanceStatus.DRAFT, chapters=3)
+    url = reverse("admin:guidance_guidance_change", args=[guidance.pk])
+    before = all_rows()
+    page = client.get(url)
+    data = change_form_data(page, change_reason="Oops", **{"chapters-2-position": "2"})
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "duplicate data for position" in response.content.decode()
+    assert all_rows() == before

@@ -457,6 +457,8 @@ class GuidanceAdmin(RecordedChangeAdmin):
             set_change_guidance(obj)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model in (Chapter, UpdateEntry):
+            services.park_moving_rows(formset)
         super().save_formset(request, form, formset, change)
         for inline_form in formset.forms:
             if (former := getattr(inline_form, "led_from", None)) is not None:

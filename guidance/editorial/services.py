@@ -17,6 +17,7 @@ from ..models import (
     Block,
     ChangeKind,
     ChangeSet,
+    Chapter,
     DatePrecision,
     Guidance,
     GuidanceStatus,
@@ -528,3 +529,27 @@ def earlier_numbers(blocks):
         if number != current[key] and number not in earlier.setdefault(key, []):
             earlier[key].append(number)
     return earlier
+
+
+def park_moving_rows(formset):
+    """Move the rows an inline formset renumbers or deletes out of the way before it saves.
+
+    The formset saves row by row, so swapping two chapters' positions would otherwise make
+    them share one for a moment and break the (document, position) constraint.
+    """
+    moving = [
+        form.instance.pk
+        for form in formset.initial_forms
+        if form.instance.pk is not None
+        and (form.cleaned_data.get("DELETE") or {"position", "slug"} & set(form.changed_data))
+    ]
+    if not moving:
+        return
+    rows = list(formset.model.objects.filter(pk__in=moving))
+    fields = ["position"]
+    for index, row in enumerate(rows):
+        row.position = PARKED + index
+        if formset.model is Chapter:
+            row.slug = f"moving-{row.pk}"
+            fields = ["position", "slug"]
+    bulk_update_with_history(rows, formset.model, fields)
