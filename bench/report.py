@@ -86,6 +86,16 @@ def floors(summary, workflows, generation, vendor):
             "met": imported["documents_per_second"] >= 20 and not imported["error_count"],
         }
     )
+    if editor := workflows.get("editor"):
+        for action in ("open", "save"):
+            checks.append(
+                {
+                    "floor": f"editor: {action} the largest page of a 300-recommendation "
+                    "guideline < 1 s",
+                    "measured": f"{editor[f'{action}_seconds']} s ({editor['page']})",
+                    "met": editor[f"{action}_seconds"] < 1,
+                }
+            )
     migration = workflows["bulk_migration"]
     checks.append(
         {

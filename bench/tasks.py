@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.editor import time_editor
+
 SAMPLES = Path(__file__).resolve().parent.parent / "guidance" / "samples"
 
 
@@ -167,6 +169,7 @@ def workflows(arguments):
         "import": time_import(arguments.import_copies),
         "bulk_migration": time_bulk_migration(arguments.migrate),
         "verify_history": time_verify_history(),
+        "editor": time_editor(),
     }
 
 

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from guidance.editions import publish_edition
 from guidance.models import (
-    Block,
     ChangeKind,
     ChangeSet,
+    Chapter,
     DatePrecision,
     Guidance,
     GuidanceStatus,
@@ -18,7 +18,6 @@ from guidance.models import (
 )
 from tests.admin_forms import change_form_data
 from tests.factories import make_document, make_guidance, make_relation, make_user
-from tests.snapshots import all_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +59,7 @@ def test_one_save_puts_the_record_and_its_inline_rows_in_one_change(client, edit
         title="Reworded title",
         change_reason="Fixed typos found by a reader",
         change_kind="minor",
-        **{"recommendations-0-text": "Reworded recommendation.", "blocks-1-text": "Reworded."},
+        **{"chapters-0-title": "Reworded chapter", "chapters-1-title": "Reworded."},
     )
     response = client.post(change_url(edition), data)
 
@@ -73,8 +72,8 @@ def test_one_save_puts_the_record_and_its_inline_rows_in_one_change(client, edit
     assert change.guidance == guidance
     assert Guidance.objects.get(pk=guidance.pk).title == "Guidance HTG501"
     assert Guidance.history.filter(change_set_id=change.id).count() == 1
-    block_rows = Block.history.filter(change_set_id=change.id)
-    assert sorted(row.text for row in block_rows) == ["Reworded recommendation.", "Reworded."]
+    block_rows = Chapter.history.filter(change_set_id=change.id)
+    assert sorted(row.title for row in block_rows) == ["Reworded chapter", "Reworded."]
     assert all(row.history_user == editor for row in block_rows)
     assert all(row.history_change_reason == "Fixed typos found by a reader" for row in block_rows)
 
@@ -193,20 +192,6 @@ def test_adding_a_reference_that_exists_is_refused(client, editor):
     assert "HTG777 already exists" in response.content.decode()
 
 
-def test_the_chapter_of_a_paragraph_is_chosen_among_this_documents_chapters(client, editor):
-    guidance = make_document("HTG501", chapters=2)
-    other = make_document("HTG502", chapters=3)
-    page = client.get(change_url(guidance))
-    formset = next(
-        inline.formset
-        for inline in page.context["inline_admin_formsets"]
-        if inline.formset.prefix == "blocks"
-    )
-    choices = set(formset.forms[0].fields["chapter"].queryset)
-    assert choices == set(guidance.chapters.all())
-    assert not choices & set(other.chapters.all())
-
-
 def test_search_finds_guidance_by_former_reference_and_title(client, editor):
     document = make_document("HTG501", title="Percutaneous venoplasty")
     former = make_guidance("IPG640", is_stub=True)
@@ -295,29 +280,6 @@ def test_a_replacement_circle_added_through_the_relations_inline_is_refused(clie
     assert response.status_code == 200
     assert "cannot go round in a circle" in response.content.decode()
     assert not b.relations.exists()
-
-
-def test_two_new_parts_at_the_same_place_are_refused_with_nothing_saved(client, editor):
-    guidance = make_document("HTG501", chapters=1, recommendations=1)
-    guidance = draft_edition(client, guidance)
-    chapter = guidance.chapters.get()
-    before = all_rows()
-    page = client.get(change_url(guidance))
-    new_part = {"chapter": str(chapter.pk), "position": "7", "number": "", "bullets": "[]"}
-    data = change_form_data(
-        page,
-        title="Changed too",
-        change_reason="Added two parts",
-        **{"blocks-TOTAL_FORMS": "1", "recommendations-TOTAL_FORMS": "2"},
-        **{f"blocks-0-{key}": value for key, value in new_part.items()},
-        **{"blocks-0-kind": "paragraph", "blocks-0-text": "A paragraph."},
-        **{f"recommendations-1-{key}": value for key, value in new_part.items()},
-        **{"recommendations-1-text": "A recommendation."},
-    )
-    response = client.post(change_url(guidance), data, follow=True)
-
-    assert "Nothing was saved: two parts would share a position" in response.content.decode()
-    assert all_rows() == before
 
 
 def test_an_editor_saves_guidance_whose_relations_they_may_only_read(client, editor):

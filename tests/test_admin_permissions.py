@@ -90,6 +90,7 @@ MATRIX = {
     "guidance_submit": EDITORS,
     "guidance_review": PUBLISHERS,
     "guidance_changes": EVERYONE,
+    "guidance_chapter": EDITORS,  # a chapter's paragraphs, on a draft
     "guidance_migrate": PUBLISHERS,
     "guidance_replace": PUBLISHERS,
     "guidance_status": PUBLISHERS,
@@ -194,6 +195,8 @@ def url_for(key, route, records):
     if key.endswith("_simple_history"):
         history_id = obj.history.order_by("-history_id").first().history_id
         return reverse(f"admin:{key}", args=[obj.pk, history_id])
+    if key == "guidance_chapter":
+        return reverse(f"admin:{key}", args=[obj.pk, records["chapter"].pk])
     if key == "guidance_preview_chapter":
         return reverse(f"admin:{key}", args=[obj.pk, records["chapter"].slug])
     if key.startswith("auth_user_password") or "<int:pk>" in route:

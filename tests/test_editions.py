@@ -18,7 +18,7 @@ from guidance.models import (
     RelationType,
     ReviewState,
 )
-from tests.admin_forms import change_form_data
+from tests.admin_forms import change_form_data, form_data
 from tests.factories import make_document, make_guidance, make_relation, make_user
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +62,22 @@ def save(client, draft, reason="Reworded", **changes):
     return response
 
 
+def save_chapter(client, draft, number, reason="Reworded", **changes):
+    """Save a chapter's page of the draft as shown, with some fields changed."""
+    chapter = draft.chapters.get(number=number)
+    url = reverse("admin:guidance_chapter", args=[draft.pk, chapter.pk])
+    page = client.get(url)
+    formset = page.context["formset"]
+    data = form_data(formset.management_form)
+    for form in formset.forms:
+        form_data(form, data)
+    form_data(page.context["form"], data)
+    data.update(change_reason=reason, **changes)
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["form"].errors
+    return response
+
+
 def submit(client, draft, note="Please publish"):
     url = reverse("admin:guidance_submit", args=[draft.pk])
     return client.post(url, {"note": note})
@@ -84,13 +100,14 @@ def test_an_edit_of_published_guidance_stays_off_the_public_page_until_approved(
     assert b"Edit in a draft edition" in editor.get(change_url(document)).content
 
     draft = start_draft(editor, document)
-    save(editor, draft, title="Venoplasty for CCSVI", **{"recommendations-0-text": "Use it."})
+    save(editor, draft, title="Venoplasty for CCSVI")
+    save_chapter(editor, draft, "2", **{"blocks-1-text": "Use it.", "change_kind": "minor"})
 
     assert "Venoplasty for CCSVI" not in public_text(reader, document)
     assert Guidance.objects.get(reference="HTG501") == document  # one document, not two
     assert reader.get("/guidance/?q=CCSVI").content.decode().count("HTG501") == 0
     saves = ChangeSet.objects.filter(reason="Reworded")
-    assert [(c.source, c.guidance) for c in saves] == [(ChangeSet.Source.DRAFT, document)]
+    assert {(c.source, c.guidance) for c in saves} == {(ChangeSet.Source.DRAFT, document)}
 
     submit(editor, draft, note="Clearer title")
     assert b"Clearer title" in publisher.get(reverse("admin:index")).content
@@ -99,7 +116,9 @@ def test_an_edit_of_published_guidance_stays_off_the_public_page_until_approved(
     assert response.status_code == 302
 
     page = public_text(reader, document)
-    assert "Venoplasty for CCSVI" in page and "Use it." in page
+    chapter = document.chapters.get(number="2")
+    assert "Venoplasty for CCSVI" in page
+    assert "Use it." in reader.get(chapter.get_absolute_url()).content.decode()
     assert not Guidance.with_editions.filter(edition_of=document).exists()
     publication = ChangeSet.objects.get(reason="Approved for release")
     assert publication.source == ChangeSet.Source.PUBLICATION
@@ -124,12 +143,19 @@ def test_publishing_keeps_each_recommendation_by_its_key_through_a_renumbering(e
     first = document.blocks.get(number="1.1")
     draft = start_draft(editor, document)
     # 1.1 moves after 1.2 and becomes 1.3.
-    save(editor, draft, **{"recommendations-0-position": "3", "recommendations-0-number": "1.3"})
+    save_chapter(
+        editor,
+        draft,
+        "1",
+        change_kind="major",
+        update_text="Recommendation 1.1 is now 1.3.",
+        **{"blocks-0-ORDER": "3", "blocks-0-number": "1.3"},
+    )
     publish_edition(edition=draft, user=editor.user, reason="Reordered")
 
     first.refresh_from_db()
-    assert (first.number, first.position, first.text) == ("1.3", 3, "Recommendation 1 text.")
-    assert document.blocks.get(number="1.2").position == 2
+    assert (first.number, first.position, first.text) == ("1.3", 2, "Recommendation 1 text.")
+    assert document.blocks.get(number="1.2").position == 1
     # The history of the recommendation first numbered 1.1 follows it to 1.3.
     numbers = [row.number for row in Block.history.filter(key=first.key, guidance_id=document.pk)]
     assert numbers[0] == "1.3" and numbers[-1] == "1.1"
@@ -138,7 +164,14 @@ def test_publishing_keeps_each_recommendation_by_its_key_through_a_renumbering(e
 def test_the_diff_shows_words_changed_beside_the_published_edition(editor):
     document = make_document("HTG501", recommendations=1)
     draft = start_draft(editor, document)
-    save(editor, draft, **{"recommendations-0-text": "Recommendation 1 text, with care."})
+    save_chapter(
+        editor,
+        draft,
+        "1",
+        change_kind="major",
+        update_text="Reworded 1.1.",
+        **{"blocks-0-text": "Recommendation 1 text, with care."},
+    )
     page = editor.get(reverse("admin:guidance_changes", args=[draft.pk])).content.decode()
     assert "<del>text.</del>" in page
     assert "<ins>text, with care.</ins>" in page

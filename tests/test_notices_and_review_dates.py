@@ -8,6 +8,7 @@ from guidance.interchange.importers import import_guidance_file
 from guidance.models import Block, Guidance
 from tests.admin_forms import change_form_data
 from tests.factories import make_user
+from tests.test_chapter_editor import page_data
 
 pytestmark = pytest.mark.django_db
 
@@ -44,13 +45,6 @@ def test_an_editor_changes_notices_review_dates_and_heading_levels_in_the_admin(
     cg = Guidance.with_editions.get(edition_of=published)
     url = reverse("admin:guidance_guidance_change", args=[cg.pk])
     page = client.get(url)
-    heading = cg.blocks.get(kind=Block.Kind.HEADING)
-    (form,) = [
-        form
-        for inline in page.context["inline_admin_formsets"]
-        for form in inline.formset.forms
-        if form.instance == heading
-    ]
 
     response = client.post(
         url,
@@ -59,7 +53,6 @@ def test_an_editor_changes_notices_review_dates_and_heading_levels_in_the_admin(
             notices="April 2024: A safety notice.",
             last_reviewed_on="2024-05-01",
             last_reviewed_precision="month",
-            **{form.add_prefix("level"): "2"},
             change_reason="Reviewed",
             change_kind="minor",
         ),
@@ -72,6 +65,23 @@ def test_an_editor_changes_notices_review_dates_and_heading_levels_in_the_admin(
         datetime.date(2024, 5, 1),
         "May 2024",
     )
+    # Paragraphs, and a heading's level, are edited on the chapter's page.
+    heading = cg.blocks.get(kind=Block.Kind.HEADING)
+    chapter_page = reverse("admin:guidance_chapter", args=[cg.pk, heading.chapter_id])
+    shown = client.get(chapter_page)
+    (index,) = [
+        i
+        for i, form in enumerate(shown.context["formset"].forms)
+        if form.initial.get("id") == heading.pk
+    ]
+    response = client.post(
+        chapter_page,
+        page_data(
+            shown,
+            **{f"blocks-{index}-level": "2", "change_reason": "Level", "change_kind": "minor"},
+        ),
+    )
+    assert response.status_code == 302
     heading.refresh_from_db()
     assert heading.level == 2
 

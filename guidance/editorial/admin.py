@@ -1,17 +1,19 @@
 """The editors' interface: every save and delete is one recorded change with a reason."""
 
+import copy
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponseNotAllowed
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -28,7 +30,6 @@ from ..models import (
     MalformedReference,
     Organisation,
     Programme,
-    Recommendation,
     RefusedChange,
     Relation,
     RelationType,
@@ -133,14 +134,13 @@ class RecordedChangeAdmin(SimpleHistoryAdmin):
                     raise _NotSaved(response)
         except _NotSaved as not_saved:
             return not_saved.response
-        except IntegrityError as error:
+        except IntegrityError:
             messages.error(
                 request,
                 _(
-                    "Nothing was saved: two parts would share a position or number "
-                    "(%(error)s). Give each a distinct one and save again."
-                )
-                % {"error": error},
+                    "Nothing was saved: two parts would share a position or number. Give "
+                    "each a distinct one and save again."
+                ),
             )
             return redirect(request.get_full_path())
         return response
@@ -195,44 +195,16 @@ class EditionContentInline(admin.TabularInline):
 class ChapterInline(EditionContentInline):
     model = Chapter
     form = forms.ChapterForm
-    fields = ("position", "number", "title", "slug")
+    fields = ("position", "number", "title", "slug", "paragraphs")
+    readonly_fields = ("paragraphs",)
     extra = 0
 
-
-class ParagraphInline(EditionContentInline):
-    model = Block
-    fk_name = "guidance"
-    formset = forms.ChapterChoiceInlineFormSet
-    fields = ("chapter", "position", "kind", "number", "level", "title", "text", "bullets")
-    extra = 0
-    verbose_name = _("paragraph")
-    verbose_name_plural = _("paragraphs, sub-headings and rationales")
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .exclude(kind=Block.Kind.RECOMMENDATION)
-            .select_related("chapter", "guidance")
-        )
-
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "kind":
-            kwargs["choices"] = [
-                choice for choice in Block.Kind.choices if choice[0] != Block.Kind.RECOMMENDATION
-            ]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
-
-
-class RecommendationInline(EditionContentInline):
-    model = Recommendation
-    fk_name = "guidance"
-    formset = forms.RecommendationInlineFormSet
-    fields = ("chapter", "position", "number", "text", "bullets", "category")
-    extra = 0
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("chapter", "guidance")
+    @admin.display(description=_("paragraphs and recommendations"))
+    def paragraphs(self, chapter):
+        if chapter.pk is None:
+            return _("Save the chapter first.")
+        url = reverse("admin:guidance_chapter", args=[chapter.guidance_id, chapter.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Edit the paragraphs"))
 
 
 class EndorsementInline(EditionContentInline):
@@ -296,10 +268,10 @@ class GuidanceAdmin(RecordedChangeAdmin):
     list_select_related = ("programme",)
     search_fields = ("reference", "title")
     search_help_text = _("Reference (current or former) or words of the title.")
+    # Paragraphs and recommendations are edited a chapter at a time (chapter_view): one form
+    # for all of them exceeds the thousand fields Django accepts in a request.
     inlines = (
         ChapterInline,
-        ParagraphInline,
-        RecommendationInline,
         EndorsementInline,
         UpdateEntryInline,
         RelationInline,
@@ -513,6 +485,8 @@ class GuidanceAdmin(RecordedChangeAdmin):
             set_change_guidance(obj)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model in (Chapter, UpdateEntry):
+            services.park_moving_rows(formset)
         super().save_formset(request, form, formset, change)
         for inline_form in formset.forms:
             if (former := getattr(inline_form, "led_from", None)) is not None:
@@ -543,6 +517,11 @@ class GuidanceAdmin(RecordedChangeAdmin):
             path("<path:object_id>/submit/", view(self.submit_view), name="guidance_submit"),
             path("<path:object_id>/review/", view(self.review_view), name="guidance_review"),
             path("<path:object_id>/changes/", view(self.changes_view), name="guidance_changes"),
+            path(
+                "<path:object_id>/chapter/<int:chapter_id>/edit/",
+                view(self.chapter_view),
+                name="guidance_chapter",
+            ),
             path("<path:object_id>/preview/", view(self.preview_view), name="guidance_preview"),
             path(
                 "<path:object_id>/preview/chapter/<str:slug>/",
@@ -833,6 +812,158 @@ class GuidanceAdmin(RecordedChangeAdmin):
         }
         return TemplateResponse(request, "admin/guidance/guidance/changes.html", context)
 
+    def chapter_view(self, request, object_id, chapter_id):
+        """Edit one page of a chapter's blocks: insert, move, delete and renumber in one save."""
+        obj = self._object_or_404(request, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        chapter = get_object_or_404(Chapter, pk=chapter_id, guidance=obj)
+        if editions.may_have_edition(obj):
+            messages.info(request, _("Published guidance is changed in a draft edition."))
+            return self._back_to(obj)
+        parts = services.chapter_parts(chapter)
+        try:
+            page = min(max(int(request.GET.get("page", 1)), 1), len(parts))
+        except ValueError:
+            page = 1
+        part = parts[page - 1]
+        initial = [
+            {name: getattr(block, name) for name in ("id", *services.BLOCK_FIELDS)}
+            for block in part
+        ]
+        data = request.POST if request.method == "POST" else None
+        form = forms.ChapterPageForm(data, guidance=obj)
+        formset = forms.BlockFormSet(data, initial=initial, prefix="blocks")
+        earlier = services.earlier_numbers(part)
+        for block_form, block in zip(formset.forms, part, strict=False):
+            # A recommendation keeps its key through renumbering: say what it was numbered.
+            block_form.earlier_numbers = earlier.get(block.key, [])
+        if data is not None and all([form.is_valid(), formset.is_valid()]):
+            try:
+                with recording(
+                    user=request.user,
+                    reason=form.cleaned_data["change_reason"],
+                    kind=form.cleaned_data.get("change_kind", ""),
+                    source=self.change_source(object_id),
+                ):
+                    self._save_chapter_page(obj, chapter, part, form, formset)
+            except _NotSaved:
+                pass
+            else:
+                messages.success(
+                    request,
+                    _("Saved %(chapter)s of %(reference)s.")
+                    % {"chapter": chapter.heading, "reference": obj.reference},
+                )
+                return redirect(request.get_full_path())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "chapter": chapter,
+            "title": _("%(reference)s: %(chapter)s")
+            % {
+                "reference": obj.reference,
+                "chapter": chapter.heading,
+            },
+            "form": form,
+            "formset": formset,
+            "pages": range(1, len(parts) + 1),
+            "page": page,
+            "media": self.media + form.media + formset.media,
+        }
+        return TemplateResponse(request, "admin/guidance/guidance/chapter_form.html", context)
+
+    def _save_chapter_page(self, obj, chapter, part, form, formset):
+        """Check the page against the locked document and write it, or raise _NotSaved."""
+        locked = Guidance.with_editions.select_for_update().get(pk=obj.pk)
+        if form.cleaned_data.get("opened_version") != locked.version:
+            form.add_error(None, forms.saved_meanwhile(locked))
+            raise _NotSaved(None)
+        stored = {block.pk: block for block in part}
+        rows, deleted = [], []
+        for block_form in formset.deleted_forms:
+            if (block := stored.get(block_form.cleaned_data.get("id"))) is not None:
+                deleted.append(block)
+        for block_form in formset.ordered_forms:
+            values = {name: block_form.cleaned_data[name] for name in services.BLOCK_FIELDS}
+            block_id = block_form.cleaned_data.get("id")
+            if block_id is None:
+                row = Block(guidance=obj, chapter=chapter, **values)
+            elif block_id in stored:
+                row = copy.copy(stored[block_id])
+                for name, value in values.items():
+                    setattr(row, name, value)
+            else:
+                block_form.add_error(None, _("This paragraph is no longer in this chapter."))
+                continue
+            row.form = block_form
+            rows.append(row)
+        if form.cleaned_data["renumber"]:
+            services.renumber(rows, chapter.number)
+        self._check_numbers(chapter, part, rows, form)
+        if form.is_minor:
+            self._refuse_minor_recommendation_changes(stored, rows, deleted, form)
+        if not form.is_valid() or not formset.is_valid():
+            raise _NotSaved(None)
+        services.save_chapter_part(chapter=chapter, part=part, rows=rows, deleted=deleted)
+        locked.version += 1
+        if form.asks_kind and not form.is_minor:
+            locked.pending_update_text = form.cleaned_data["update_text"].strip()
+        locked.save()
+        # As save_model: a draft never public stays deletable, so no change names it.
+        if locked.is_edition:
+            set_change_guidance(locked.edition_of)
+        elif locked.was_ever_published():
+            set_change_guidance(locked)
+
+    def _check_numbers(self, chapter, part, rows, form):
+        part_ids = {block.pk for block in part}
+        taken = set(
+            Block.objects.filter(chapter=chapter)
+            .exclude(pk__in=part_ids)
+            .exclude(number="")
+            .values_list("number", flat=True)
+        )
+        for row in rows:
+            if not row.number:
+                continue
+            if row.number in taken:
+                message = _(
+                    "Another paragraph in this chapter is numbered %(number)s: give each its "
+                    "own number, or tick 'Renumber this chapter'."
+                ) % {"number": row.number}
+                row.form.add_error("number" if "number" in row.form.changed_data else None, message)
+                if "number" not in row.form.changed_data:
+                    form.add_error("renumber", message)
+            taken.add(row.number)
+
+    def _refuse_minor_recommendation_changes(self, stored, rows, deleted, form):
+        reason = _(
+            "A change to a recommendation's text, number or category is a major update "
+            "(NICE): choose 'Major' and say what changed under 'Update information'."
+        )
+        refused = False
+        for row in rows:
+            before = stored.get(row.pk)
+            is_recommendation = Block.Kind.RECOMMENDATION in (
+                row.kind,
+                before.kind if before else None,
+            )
+            if not is_recommendation:
+                continue
+            for name in ("text", "bullets", "number", "category", "kind"):
+                if before is None or getattr(before, name) != getattr(row, name):
+                    refused = True
+                    field = "bullets" if name == "bullets" else name
+                    if field in row.form.fields and not row.form.has_error(field):
+                        row.form.add_error(field, reason)
+                    break
+        if any(block.kind == Block.Kind.RECOMMENDATION for block in deleted):
+            refused = True
+        if refused:
+            form.add_error("change_kind", reason)
+
     # Actions on the change list: reason (and explanation) come from the action bar.
 
     def _run_action(self, request, queryset, action):
@@ -877,6 +1008,11 @@ class GuidanceAdmin(RecordedChangeAdmin):
         self._run_action(request, queryset, "reinstate")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        if form.has_error(NON_FIELD_ERRORS, code="saved-meanwhile"):
+            # Someone else's save is not the editor's error to correct: say only what happened.
+            context["errors"] = None
+            context["saved_meanwhile"] = form.non_field_errors()
         may_edit = obj is not None and self.has_change_permission(request, obj)
         context.update(
             draft_edition=editions.draft_of(obj) if obj is not None else None,

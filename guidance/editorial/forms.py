@@ -2,18 +2,22 @@
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.forms.formsets import BaseFormSet, formset_factory
 from django.forms.models import BaseInlineFormSet
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import editions
 from ..models import (
+    Block,
     ChangeKind,
     Chapter,
     Guidance,
     GuidanceStatus,
     MalformedReference,
     Programme,
+    RecommendationCategory,
     RefusedChange,
     RelationType,
     chapter_slug,
@@ -43,6 +47,24 @@ class MonthField(forms.DateField):
     def to_python(self, value):
         value = super().to_python(value)
         return value.replace(day=1) if value else value
+
+
+# A reference has at most six digits (REFERENCE_PATTERN): HTG999999.
+LARGEST_NUMBER = 999_999
+
+
+def limit_guidance_number(field):
+    field.min_value, field.max_value = 1, LARGEST_NUMBER
+    field.validators = [
+        *field.validators,
+        MinValueValidator(1),
+        MaxValueValidator(LARGEST_NUMBER),
+    ]
+    field.error_messages = {
+        **field.error_messages,
+        "max_value": _("A guidance number has at most six digits (999999 at most)."),
+    }
+    field.widget.attrs.update(min=1, max=LARGEST_NUMBER)
 
 
 class ReasonForm(forms.ModelForm):
@@ -93,6 +115,8 @@ class GuidanceAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "number" in self.fields:
+            limit_guidance_number(self.fields["number"])
         if self.instance.pk:
             self.fields["opened_version"].initial = self.instance.version
             if self.instance.pending_update_text:
@@ -131,19 +155,24 @@ class GuidanceAdminForm(forms.ModelForm):
         # The admin locks the row before this form is built, so self.instance is current.
         if self.instance.pk is None or opened_version == self.instance.version:
             return
-        latest = Guidance.history.filter(id=self.instance.pk).select_related("history_user")
-        latest = latest.order_by("-history_date", "-history_id").first()
-        who = latest.history_user.get_full_name() or latest.history_user.get_username()
-        when = formats.date_format(timezone.localtime(latest.history_date), "j F Y H:i")
-        raise forms.ValidationError(
-            _(
-                "%(reference)s was saved by %(who)s at %(when)s while you were editing it, so "
-                "your changes were not saved. They are still in this form: open the guidance "
-                "again in another tab to see the saved version, then make your changes there."
-            ),
-            code="saved-meanwhile",
-            params={"reference": self.instance.reference, "who": who, "when": when},
-        )
+        raise saved_meanwhile(self.instance)
+
+
+def saved_meanwhile(guidance):
+    """The refusal of a save made on a version someone else has since saved over."""
+    latest = Guidance.history.filter(id=guidance.pk).select_related("history_user")
+    latest = latest.order_by("-history_date", "-history_id").first()
+    who = latest.history_user.get_full_name() or latest.history_user.get_username()
+    when = formats.date_format(timezone.localtime(latest.history_date), "j F Y H:i")
+    return forms.ValidationError(
+        _(
+            "%(reference)s was saved by %(who)s at %(when)s while you were editing it, so "
+            "your changes were not saved. They are still in this form: open the guidance "
+            "again in another tab to see the saved version, then make your changes there."
+        ),
+        code="saved-meanwhile",
+        params={"reference": guidance.reference, "who": who, "when": when},
+    )
 
 
 class ChapterForm(forms.ModelForm):
@@ -155,6 +184,14 @@ class ChapterForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
         self.fields["slug"].help_text = _("Leave blank to make it from the number and title.")
+
+    # Every chapter of the document is in the formset, whose own check finds two sharing a
+    # place; comparing with the stored rows would refuse a swap, which is saved parked.
+    def validate_unique(self):
+        pass
+
+    def validate_constraints(self):
+        pass
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
@@ -190,24 +227,6 @@ class RelationInlineFormSet(BaseInlineFormSet):
                 )
             except RefusedChange as refusal:
                 form.add_error("target", str(refusal))
-
-
-class ChapterChoiceInlineFormSet(BaseInlineFormSet):
-    """Blocks may only be put in a chapter of the same document."""
-
-    def add_fields(self, form, index):
-        super().add_fields(form, index)
-        if "chapter" in form.fields:
-            form.fields["chapter"].queryset = Chapter.objects.filter(
-                guidance_id=self.instance.pk or 0
-            )
-
-
-class RecommendationInlineFormSet(ChapterChoiceInlineFormSet):
-    # Paragraphs and recommendations share one table, so their inlines need distinct prefixes.
-    @classmethod
-    def get_default_prefix(cls):
-        return "recommendations"
 
 
 class GuidanceActionForm(ActionForm):
@@ -256,16 +275,18 @@ class MigrateForm(forms.Form):
         min_value=1,
         help_text=_("The number NICE assigned; never derived from the old one."),
     )
+
+    def __init__(self, *args, guidance, **kwargs):
+        self.guidance = guidance
+        super().__init__(*args, **kwargs)
+        limit_guidance_number(self.fields["number"])
+
     month = MonthField(
         label=_("Month of the migration"),
         initial=lambda: timezone.localdate().strftime("%Y-%m"),
         help_text=_("As YYYY-MM; NICE dates migrations to the month."),
     )
     reason = reason_field()
-
-    def __init__(self, *args, guidance, **kwargs):
-        self.guidance = guidance
-        super().__init__(*args, **kwargs)
 
     def clean(self):
         cleaned = super().clean()
@@ -428,4 +449,130 @@ class ReviewForm(forms.Form):
                 self.add_error(
                     "publish_at", _("That moment has passed: choose a later one or publish now.")
                 )
+        return cleaned
+
+
+class BulletsField(forms.CharField):
+    """A bullet list typed one bullet a line; whatever is typed on a line is one bullet."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value):
+        lines = (line.strip() for line in (value or "").splitlines())
+        return [line for line in lines if line]
+
+    def has_changed(self, initial, data):
+        return self.to_python(self.prepare_value(initial)) != self.to_python(data)
+
+
+class ChapterBlockForm(forms.Form):
+    """One sub-heading, paragraph, recommendation or rationale on a chapter's page."""
+
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=Block.Kind.choices, initial=Block.Kind.PARAGRAPH
+    )
+    number = forms.CharField(label=_("Number"), max_length=20, required=False)
+    category = forms.ChoiceField(
+        label=_("Category"),
+        choices=[("", "—"), *RecommendationCategory.choices],
+        required=False,
+        help_text=_("Recommendations only."),
+    )
+    level = forms.IntegerField(
+        label=_("Heading level"),
+        min_value=1,
+        max_value=4,
+        required=False,
+        help_text=_("Sub-headings, rationales and research: 1 directly under the chapter."),
+    )
+    title = forms.CharField(label=_("Heading"), max_length=500, required=False)
+    text = forms.CharField(
+        label=_("Text"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    bullets = BulletsField(label=_("Bullets, one a line"), required=False)
+
+    def legend(self):
+        """What the row was when the page opened: '1.2.3 recommendation', 'sub-heading'."""
+        if not self.initial.get("id"):
+            return _("New paragraph or recommendation")
+        kind = Block.Kind(self.initial["kind"]).label
+        return f"{self.initial['number']} {kind}" if self.initial.get("number") else kind
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("category") and cleaned.get("kind") != Block.Kind.RECOMMENDATION:
+            self.add_error("category", _("Only a recommendation has a category."))
+        return cleaned
+
+
+class ChapterBlockFormSet(BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # A place between two others (2.5) moves a paragraph there without renumbering them.
+        form.fields["ORDER"] = forms.DecimalField(
+            label=_("Place"),
+            required=False,
+            min_value=0,
+            max_digits=8,
+            decimal_places=3,
+            initial=index + 1 if index < self.initial_form_count() else None,
+            help_text=_("Its place on this page; 2.5 puts it between the 2nd and the 3rd."),
+            widget=forms.NumberInput(attrs={"step": "any", "class": "place"}),
+        )
+        form.fields["DELETE"].label = _("Delete")
+
+
+BlockFormSet = formset_factory(
+    ChapterBlockForm,
+    formset=ChapterBlockFormSet,
+    extra=2,
+    can_order=True,
+    can_delete=True,
+)
+
+
+class ChapterPageForm(forms.Form):
+    """What a save of a chapter's page asks besides its blocks: why, and how big a change."""
+
+    renumber = forms.BooleanField(
+        label=_("Renumber this chapter"),
+        required=False,
+        help_text=_(
+            "Number the paragraphs and recommendations again in their new order (3.1, 3.2, "
+            "3.3 …): a new one placed between 3.1 and 3.2 becomes 3.2, and those after it move up."
+        ),
+    )
+    change_reason = reason_field()
+    change_kind = GuidanceAdminForm.base_fields["change_kind"]
+    update_text = GuidanceAdminForm.base_fields["update_text"]
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, guidance, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.guidance = guidance
+        self.fields["opened_version"].initial = guidance.version
+        self.asks_kind = guidance.is_edition or GuidanceStatus(guidance.status).is_public
+        if not self.asks_kind:
+            del self.fields["change_kind"], self.fields["update_text"]
+        elif guidance.pending_update_text:
+            self.fields["update_text"].initial = guidance.pending_update_text
+            self.fields["change_kind"].initial = ChangeKind.MAJOR
+
+    @property
+    def is_minor(self):
+        return self.asks_kind and self.cleaned_data.get("change_kind") != ChangeKind.MAJOR
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.asks_kind and not self.is_minor and not cleaned.get("update_text", "").strip():
+            self.add_error(
+                "update_text",
+                _("A major change to published guidance needs its update-information wording."),
+            )
         return cleaned

@@ -4,16 +4,20 @@ Each runs inside one recording(): one transaction and one ChangeSet saying who a
 A check that fails raises RefusedChange before anything is written.
 """
 
+import copy
 import csv
 import datetime
 from dataclasses import dataclass, field
 
 from django.db.models import Max
 
+from ..editions import PARKED
 from ..history import bulk_create_with_history, bulk_update_with_history, recording
 from ..models import (
+    Block,
     ChangeKind,
     ChangeSet,
+    Chapter,
     DatePrecision,
     Guidance,
     GuidanceStatus,
@@ -419,3 +423,133 @@ def _add_update_entries(entries):
         ],
         UpdateEntry,
     )
+
+
+# Editing a chapter: a page holds a part of a chapter, cut at sub-headings, so that no page
+# sends more fields than Django accepts (about nine a paragraph, a thousand a request).
+PART_SIZE = 60
+BLOCK_FIELDS = ("kind", "number", "level", "title", "text", "bullets", "category")
+NUMBERED_KINDS = (Block.Kind.PARAGRAPH, Block.Kind.RECOMMENDATION)
+
+
+def chapter_parts(chapter):
+    """The chapter's blocks in order, cut into pages at sub-headings of PART_SIZE at most."""
+    parts, part = [], []
+    for block in Block.objects.filter(chapter=chapter).order_by("position"):
+        starts_section = block.kind == Block.Kind.HEADING
+        if part and (len(part) >= PART_SIZE or (starts_section and len(part) >= PART_SIZE // 2)):
+            parts.append(part)
+            part = []
+        part.append(block)
+    if part or not parts:
+        parts.append(part)
+    return parts
+
+
+def renumber(rows, chapter_number):
+    """Number a chapter's numbered paragraphs and recommendations in order, in place.
+
+    A row keeps the prefix of its number (1.3 of 1.3.4) and counts on from the row before it;
+    a new paragraph or recommendation without a number takes the prefix of the row before.
+    """
+    prefixes = [row.number.rpartition(".")[0] for row in rows if row.number]
+    prefix = prefixes[0] if prefixes else chapter_number
+    count = 0
+    for row in rows:
+        if row.number:
+            own = row.number.rpartition(".")[0] or prefix
+        elif (
+            row.pk is None
+            and row.kind in NUMBERED_KINDS
+            and (prefixes or row.kind == "recommendation")
+        ):
+            own = prefix
+        else:
+            continue
+        if own != prefix:
+            prefix, count = own, 0
+        count += 1
+        row.number = f"{prefix}.{count}" if prefix else str(count)
+
+
+def save_chapter_part(*, chapter, part, rows, deleted):
+    """Write one page of a chapter: its blocks in the order `rows`, without those `deleted`.
+
+    `part` is the page's blocks as they were; the chapter's other blocks keep their order
+    around it. Rows whose place or number changes wait out of the way first, so that the
+    chapter's unique positions and numbers hold at every step. Runs inside the caller's change.
+    """
+    others = list(Block.objects.filter(chapter=chapter).order_by("position"))
+    stored = {block.pk: copy.copy(block) for block in others}
+    part_ids = {block.pk for block in part}
+    first = min((block.position for block in part), default=None)
+    before = [
+        b for b in others if b.pk not in part_ids and first is not None and b.position < first
+    ]
+    after = [b for b in others if b.pk not in part_ids and b not in before]
+    for block in deleted:
+        block.delete()
+    order = [*before, *rows, *after]
+    for position, row in enumerate(order, start=1):
+        row.position = position
+    kept = [row for row in order if row.pk is not None]
+    moving = [
+        row
+        for row in kept
+        if (stored[row.pk].position, stored[row.pk].number) != (row.position, row.number)
+    ]
+    if moving:
+        parked = [copy.copy(stored[row.pk]) for row in moving]
+        for index, row in enumerate(parked):
+            row.position, row.number = PARKED + index, ""
+        bulk_update_with_history(parked, Block, ["position", "number"])
+    changed = [row for row in kept if row in moving or _block_differs(stored[row.pk], row)]
+    if changed:
+        bulk_update_with_history(changed, Block, ["position", *BLOCK_FIELDS])
+    new = [row for row in order if row.pk is None]
+    if new:
+        bulk_create_with_history(new, Block)
+
+
+def _block_differs(stored, row):
+    return any(getattr(stored, name) != getattr(row, name) for name in BLOCK_FIELDS)
+
+
+def earlier_numbers(blocks):
+    """{key: the numbers each block had before its present one}, from history, in one query."""
+    current = {block.key: block.number for block in blocks if block.key}
+    rows = (
+        Block.history.filter(key__in=current)
+        .exclude(number="")
+        .order_by("history_date", "history_id")
+        .values_list("key", "number")
+    )
+    earlier = {}
+    for key, number in rows:
+        if number != current[key] and number not in earlier.setdefault(key, []):
+            earlier[key].append(number)
+    return earlier
+
+
+def park_moving_rows(formset):
+    """Move the rows an inline formset renumbers or deletes out of the way before it saves.
+
+    The formset saves row by row, so swapping two chapters' positions would otherwise make
+    them share one for a moment and break the (document, position) constraint.
+    """
+    moving = [
+        form.instance.pk
+        for form in formset.initial_forms
+        if form.instance.pk is not None
+        and (form.cleaned_data.get("DELETE") or {"position", "slug"} & set(form.changed_data))
+    ]
+    if not moving:
+        return
+    rows = list(formset.model.objects.filter(pk__in=moving))
+    fields = ["position"]
+    for index, row in enumerate(rows):
+        row.position = PARKED + index
+        if formset.model is Chapter:
+            row.slug = f"moving-{row.pk}"
+            fields = ["position", "slug"]
+    bulk_update_with_history(rows, formset.model, fields)
