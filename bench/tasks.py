@@ -5,8 +5,7 @@
     python -m bench.tasks prepare                                  pick URLs, sign in an auditor
     python -m bench.tasks workflows                                time import, bulk migration,
                                                                    verify_history
-    python -m bench.tasks forget-pages                             empty the page cache, and the
-                                                                   copies every server process keeps
+    python -m bench.tasks forget-pages                             empty the page cache
 
 The database is the one DATABASE_URL names; each prints one JSON object on its last line.
 """
@@ -252,16 +251,10 @@ def time_verify_history():
 
 
 def forget_pages(arguments):
-    """Empty the page cache as a change to every page would: the server's processes hear of it.
-
-    Emptying Redis alone would leave each process its recent pages under unchanged tokens.
-    """
+    """Empty the page cache, which every server process shares."""
     from django.core.cache import cache  # noqa: PLC0415
 
-    from guidance.public.page_cache import SITE_TOKEN, tokens  # noqa: PLC0415
-
     cache.clear()
-    tokens.purge([SITE_TOKEN])
     return {"forgotten": True}
 
 

@@ -123,12 +123,24 @@ TEMPLATES = [
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The page cache must be one every server process shares, so that a change committed by any
+# process (a worker, an import, a shell, the background worker) is on the next page any of them
+# serves: the database's cache table (made by migration 0008) unless Redis is given.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "guidance_cache",
+        # Each document has a few pages; the database's default of 300 entries is far too few.
+        "OPTIONS": {"MAX_ENTRIES": 200_000},
+    }
+}
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "config.redis_cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            # With Redis stopped, pages are served uncached without waiting long for it.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
     # Sessions are read from Redis and kept in the database too, so none is lost with Redis.

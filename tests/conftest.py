@@ -39,3 +39,7 @@ def pytest_configure(config):
     from django.conf import settings  # noqa: PLC0415 - settings are configured by now
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The suite runs in one process: pages are kept in its memory, so that a test's query
+    # counts are its page's own. The tests of the cache every process shares
+    # (test_page_cache_processes.py) start processes of their own with the production setting.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -22,7 +22,7 @@ def redis_cache(location=REDIS_FOR_TESTS):
     """CACHES for the product's Redis backend, under a key prefix of the test's own."""
     return {
         "default": {
-            "BACKEND": "config.redis_cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": location,
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         }

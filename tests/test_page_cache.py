@@ -1,8 +1,6 @@
 import datetime
-import time
 
 import pytest
-from django.core.cache import cache
 
 from guidance.models import (
     Guidance,
@@ -12,7 +10,8 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
-from guidance.public.page_cache import SITE_TOKEN, RecentPages, Tokens, document_token
+from guidance.public.page_cache import tokens
+from guidance.public.page_cache.tokens import SITE_TOKEN, document_token
 from tests.factories import make_document, make_guidance
 from tests.redis_server import needs_redis, redis_cache
 
@@ -166,56 +165,16 @@ def test_a_new_responsibility_wording_shows_at_once_on_every_page_of_the_program
 
 
 @needs_redis
-def test_a_purge_in_one_process_reaches_the_token_copy_of_another(settings):
-    settings.CACHES = redis_cache()
-    other_worker = Tokens()
-    name = document_token("HTG501")
-    first = other_worker.get_many([name])[name]
-    wait_until(lambda: other_worker.subscribed)
-    assert other_worker.get_many([name])[name] == first
-    assert name in other_worker.copy
-
-    Tokens().purge([name])
-
-    wait_until(lambda: name not in other_worker.copy)
-    assert other_worker.get_many([name])[name] != first
-
-
-@needs_redis
 def test_a_token_is_made_once_however_many_processes_ask_for_it(settings):
     settings.CACHES = redis_cache()
     site, document = SITE_TOKEN, document_token("HTG501")
 
-    versions, made = Tokens().read([document])
-    assert made
+    versions, _ = tokens.read([document], "page:none")
     # Another process asks for the same token and one more: it reads the first, makes the other.
-    others, made = Tokens().read([document, site])
-    assert made and others[document] == versions[document]
-    again, made = Tokens().read([site, document])
-    assert not made and again == others
-
-    stored, added = cache.get_or_add_many({"a": "1", "b": 2})
-    assert (stored, added) == ({"a": "1", "b": 2}, {"a", "b"})
-    stored, added = cache.get_or_add_many({"a": "3", "c": [4]})
-    assert (stored, added) == ({"a": "1", "c": [4]}, {"c"})
-
-
-def wait_until(condition, seconds=5):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.01)
-
-
-def test_a_process_keeps_recent_pages_within_its_memory_bound():
-    pages = RecentPages(max_bytes=10)
-    for key in "abcd":
-        pages.put(key, (200, {}, b"1234", 0))
-    pages.get("c")
-    pages.put("e", (200, {}, b"1234", 0))
-
-    assert list(pages.pages) == ["c", "e"]
-    assert pages.bytes == 8
+    others, _ = tokens.read([document, site], "page:none")
+    assert others[0] == versions[0]
+    again, _ = tokens.read([site, document], "page:none")
+    assert again == (others[1], others[0])
 
 
 def test_a_signed_in_reader_is_served_a_cached_page_without_any_query(
