@@ -36,8 +36,7 @@ def redis_can_read_or_add_page_tokens(app_configs, **kwargs):
     except redis.RedisError as error:
         return [
             checks.Warning(
-                f"Redis at {location} did not answer ({error}), so its version "
-                "was not checked.",
+                f"Redis at {location} did not answer ({error}), so its version was not checked.",
                 hint=f"The page cache needs Redis {OLDEST_REDIS} or later.",
                 id="guidance.W002",
             )
