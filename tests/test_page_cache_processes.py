@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -96,12 +95,12 @@ def server(command, environment):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(base + "/guidance/", timeout=5).close()
+                urllib.request.urlopen(base + "/guidance/", timeout=30).close()
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # not listening yet
                 assert process.poll() is None, f"{command(port)} exited"
                 assert time.monotonic() < deadline, f"{command(port)} did not answer"
                 time.sleep(0.2)
@@ -120,7 +119,7 @@ def runserver(port):
 
 
 def page(base):
-    with urllib.request.urlopen(base + OVERVIEW, timeout=10) as response:
+    with urllib.request.urlopen(base + OVERVIEW, timeout=30) as response:
         return response.read().decode()
 
 
