@@ -24,9 +24,9 @@ import urllib.request
 
 import redis
 
-from . import cpu, load, report
+from . import cpu, first_requests, load, report
 from .database import OUT, ROOT, Store, fingerprint
-from .serve import collect_static, gunicorn, production_environment
+from .serve import background_worker, collect_static, gunicorn, production_environment
 
 PAGES = OUT / "pages"
 
@@ -112,7 +112,9 @@ def machine(store, redis_url):
         "django": django.get_version(),
         "gunicorn": gunicorn_package.__version__,
         "wrk": load.wrk_version(),
-        "redis": redis.Redis.from_url(redis_url).info("server")["redis_version"],
+        "redis": redis.Redis.from_url(redis_url).info("server")["redis_version"]
+        if redis_url
+        else "not used",
         "database": database,
         "load_at_start": " ".join(f"{n:.2f}" for n in os.getloadavg()),
     }
@@ -193,6 +195,18 @@ def main():
     parser.add_argument("--import-copies", type=int, default=100)
     parser.add_argument("--migrate", type=int, default=1000)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--cache",
+        choices=["redis", "database"],
+        default="redis",
+        help="where the page cache lives: Redis (--redis-url) or the database's cache table",
+    )
+    parser.add_argument(
+        "--first-requests",
+        type=int,
+        default=128,
+        help="documents changed for the first-request-after-a-change round",
+    )
     parser.add_argument("--regenerate", action="store_true", help="do not reuse the data set")
     parser.add_argument(
         "--no-commit-report",
@@ -204,7 +218,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     notes = [load.ensure_wrk()]
     store = Store.from_environment(os.environ.get("DATABASE_URL"))
-    redis_url = arguments.redis_url
+    redis_url = arguments.redis_url if arguments.cache == "redis" else None
     # Where the report is copied to changes nothing measured.
     shown = [argument for argument in sys.argv[1:] if argument != "--no-commit-report"]
     result = {
@@ -256,7 +270,8 @@ def main():
         cookie = targets.pop("session_cookie")
         result["targets"] = targets
         collect_static(environment)
-        redis.Redis.from_url(redis_url).flushdb()
+        if redis_url:
+            redis.Redis.from_url(redis_url).flushdb()
         server_log = OUT / "gunicorn.log"
         with gunicorn(
             environment,
@@ -266,7 +281,8 @@ def main():
             result["server"] = {
                 "command": shlex.join(command[1:]),
                 "description": f"gunicorn -c config/gunicorn.py, {arguments.workers} sync "
-                f"workers, DEBUG=0, WhiteNoise, page cache in Redis ({redis_url})",
+                "workers, DEBUG=0, WhiteNoise, page cache "
+                + (f"in Redis ({redis_url})" if redis_url else "in the database's cache table"),
             }
             # Written first: the view with the overview's records in memory reads them from it.
             script = load.rotation_script(targets["uncached_paths"], OUT, arguments.threads)
@@ -276,6 +292,9 @@ def main():
             del targets["uncached_paths"]
             measured = measure(
                 base, targets, cookie, script, arguments, store.work_url, redis_url, server_pid
+            )
+            result["first_requests"] = first_requests_after_changes(
+                base, environment, arguments, store.work_url, redis_url
             )
         result["load"] = {
             "rounds": arguments.rounds,
@@ -304,6 +323,7 @@ def main():
     result["machine"]["load_at_end"] = " ".join(f"{n:.2f}" for n in os.getloadavg())
     result["seconds"] = round(time.perf_counter() - started)
     result["floors"] = report.floors(result["pages"], result["workflows"], generation, store.vendor)
+    result["floors"].append(report.first_request_floor(result["first_requests"]))
     result["floors"].append(report.whole_run(result))
     result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["notes"] = notes
@@ -313,6 +333,39 @@ def main():
         shutil.copy(OUT / "report.json", ROOT / "bench" / "report.json")
     print((OUT / "report.md").read_text())
     log(f"done in {result['seconds']} s")
+
+
+def first_requests_after_changes(base, environment, arguments, database_url, redis_url):
+    """The first request to each of a set of pages just changed, each requested once from
+    32 connections: without the background worker (each reader renders the page), then with it
+    (the worker renders the pages again before anyone asks)."""
+    count = arguments.first_requests
+    log(f"changing {count} documents with no background worker, then asking for each once")
+    changed = task("change-documents", database_url, redis_url, "--count", str(count))
+    without = first_requests.request_each_once(base, changed["paths"], arguments.connections)
+    with background_worker(environment, OUT / "worker.log"):
+        task("wait-for-worker", database_url, redis_url)
+        log(f"changing {count} more documents with the background worker running")
+        changed = task(
+            "change-documents", database_url, redis_url, "--count", str(count), "--skip", str(count)
+        )
+        rendered = task("wait-for-worker", database_url, redis_url)
+        measured = first_requests.request_each_once(base, changed["paths"], arguments.connections)
+    # The same pages once more, all of them cache hits: what this client measures of a hit.
+    again = first_requests.request_each_once(base, changed["paths"], arguments.connections)
+    log(
+        f"first requests after a change: p99 {measured['p99_ms']} ms, without the worker "
+        f"{without['p99_ms']} ms"
+    )
+    return {
+        "documents": count,
+        "connections": arguments.connections,
+        "without_background_render": without,
+        "with_background_render": measured,
+        "requested_again": again,
+        "changes_seconds": changed["seconds"],
+        "render_wait_seconds": rendered["seconds"],
+    }
 
 
 def settle():

@@ -81,12 +81,16 @@ class Store:
             def named(name):
                 return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
 
+            # A database named other than the server's own keeps the data set, so that runs
+            # against one server from different checkouts do not share it.
+            kept = parts.path.strip("/")
+            kept = "guidance_bench" if kept in ("", "postgres") else kept
             return cls(
                 vendor="postgresql",
-                kept_url=named("guidance_bench"),
-                work_url=named("guidance_bench_run"),
-                kept_name="guidance_bench",
-                work_name="guidance_bench_run",
+                kept_url=named(kept),
+                work_url=named(f"{kept}_run"),
+                kept_name=kept,
+                work_name=f"{kept}_run",
                 admin_url=named("postgres"),
             )
         if database_url and not database_url.startswith("sqlite:"):

@@ -16,7 +16,8 @@ SECRET_KEY = "benchmark-only-key-" + "b3nch" * 10
 
 
 def production_environment(database_url, redis_url):
-    """The variables production sets, pointing at the benchmark's copy of the data set."""
+    """The variables production sets, pointing at the benchmark's copy of the data set; without
+    redis_url, pages are cached in the database."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -29,8 +30,9 @@ def production_environment(database_url, redis_url):
         SECRET_KEY=SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
     )
+    if redis_url:
+        environment["REDIS_URL"] = redis_url
     return environment
 
 
@@ -80,6 +82,24 @@ def gunicorn(environment, *, workers, log_path):
     try:
         wait_until_ready(base, process)
         yield base, command, process.pid
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def background_worker(environment, log_path):
+    """Run the background worker (manage.py db_worker) as production does; stop it after."""
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.1"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process.pid
     finally:
         stop(process)
 

@@ -5,8 +5,9 @@
     python -m bench.tasks prepare                                  pick URLs, sign in an auditor
     python -m bench.tasks workflows                                time import, bulk migration,
                                                                    verify_history
-    python -m bench.tasks forget-pages                             empty the page cache, and the
-                                                                   copies every server process keeps
+    python -m bench.tasks forget-pages                             empty the page cache
+    python -m bench.tasks change-documents --count N --skip N      commit a change to N documents
+    python -m bench.tasks wait-for-worker                          wait for the background worker
 
 The database is the one DATABASE_URL names; each prints one JSON object on its last line.
 """
@@ -69,13 +70,18 @@ def prepare(arguments):
     """Choose what each scenario requests, and sign in an auditor for the history pages."""
 
     from django.conf import settings  # noqa: PLC0415
+    from django.core.management import call_command  # noqa: PLC0415
     from django.db.models import Count  # noqa: PLC0415
     from django.db.models.functions import TruncMonth  # noqa: PLC0415
     from django.test import Client  # noqa: PLC0415
     from django.urls import reverse  # noqa: PLC0415
+    from django_tasks_db.models import DBTaskResult  # noqa: PLC0415
 
     from guidance.models import Block, ChangeSet, Guidance, Relation, RelationType  # noqa: PLC0415
 
+    # Generating the data set queued a re-render for each change: none is wanted here.
+    DBTaskResult.objects.all().delete()
+    call_command("createcachetable")  # the page cache's table, when no Redis is given
     documents = Guidance.objects.documents().published()
     sizes = sorted(
         documents.annotate(size=Count("blocks")).values_list("size", "reference"),
@@ -269,17 +275,45 @@ def time_verify_history():
 
 
 def forget_pages(arguments):
-    """Empty the page cache as a change to every page would: the server's processes hear of it.
-
-    Emptying Redis alone would leave each process its recent pages under unchanged tokens.
-    """
+    """Empty the page cache, which every server process shares."""
     from django.core.cache import cache  # noqa: PLC0415
 
-    from guidance.public.page_cache import SITE_TOKEN, tokens  # noqa: PLC0415
-
     cache.clear()
-    tokens.purge([SITE_TOKEN])
     return {"forgotten": True}
+
+
+def change_documents(arguments):
+    """Commit a change to each of --count documents (after the first --skip), one change each as
+    an editor saves them, and list their overviews."""
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+
+    from guidance.history import recording  # noqa: PLC0415
+    from guidance.models import Guidance  # noqa: PLC0415
+
+    editor = get_user_model().objects.exclude(username="system").order_by("pk").first()
+    documents = Guidance.objects.documents().published().order_by("reference")
+    chosen = documents[arguments.skip : arguments.skip + arguments.count]
+    started = time.perf_counter()
+    for document in chosen:
+        with recording(user=editor, reason="Corrected the title"):
+            document.title = document.title.removesuffix(" (corrected)") + " (corrected)"
+            document.save(update_fields=["title"])
+    return {
+        "paths": [document.get_absolute_url() for document in chosen],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def wait_for_worker(arguments):
+    """Wait until the background worker has run every task that is due; say how long it took."""
+    from django_tasks_db.models import DBTaskResult  # noqa: PLC0415
+
+    started = time.perf_counter()
+    while DBTaskResult.objects.ready().exists() or DBTaskResult.objects.running().exists():
+        if time.perf_counter() - started > arguments.timeout:
+            raise SystemExit(f"The background worker did not finish in {arguments.timeout} s")
+        time.sleep(0.1)
+    return {"seconds": round(time.perf_counter() - started, 1)}
 
 
 def main():
@@ -291,6 +325,11 @@ def main():
     commands.add_parser("migrate")
     commands.add_parser("prepare")
     commands.add_parser("forget-pages")
+    change_parser = commands.add_parser("change-documents")
+    change_parser.add_argument("--count", type=int, default=128)
+    change_parser.add_argument("--skip", type=int, default=0)
+    wait_parser = commands.add_parser("wait-for-worker")
+    wait_parser.add_argument("--timeout", type=int, default=300)
     workflow_parser = commands.add_parser("workflows")
     workflow_parser.add_argument("--import-copies", type=int, default=100)
     workflow_parser.add_argument("--migrate", type=int, default=1000)
@@ -306,6 +345,8 @@ def main():
         "prepare": prepare,
         "workflows": workflows,
         "forget-pages": forget_pages,
+        "change-documents": change_documents,
+        "wait-for-worker": wait_for_worker,
     }
     result = commands[arguments.command](arguments)
     print(json.dumps(result, default=str))

@@ -62,21 +62,19 @@ OLDEST_REDIS = "7.0"
 
 @register(Tags.caches, deploy=True)
 def redis_can_read_or_add_page_tokens(app_configs, **kwargs):
-    """The page cache reads or adds a token with SET NX GET, which Redis has from 7.0."""
-    from django.core.cache import caches  # noqa: PLC0415
-
-    from config.redis_cache import RedisCache  # noqa: PLC0415
-
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
+    """The page cache is made and tested for Redis 7.0 or later."""
+    cache = settings.CACHES["default"]
+    if cache["BACKEND"] != "django_redis.cache.RedisCache":
         return []
+    location = cache["LOCATION"]
+    location = location if isinstance(location, str) else location[0]
     try:
-        version = backend._cache.get_client().info("server")["redis_version"]
+        client = redis.Redis.from_url(location, socket_connect_timeout=1)
+        version = client.info("server")["redis_version"]
     except redis.RedisError as error:
         return [
             checks.Warning(
-                f"Redis at {backend._servers[0]} did not answer ({error}), so its version "
-                "was not checked.",
+                f"Redis at {location} did not answer ({error}), so its version was not checked.",
                 hint=f"The page cache needs Redis {OLDEST_REDIS} or later.",
                 id="guidance.W002",
             )
@@ -84,10 +82,9 @@ def redis_can_read_or_add_page_tokens(app_configs, **kwargs):
     if redis_version_is_too_old(version):
         return [
             checks.Error(
-                f"Redis at {backend._servers[0]} is version {version}; the page cache needs "
-                f"{OLDEST_REDIS} or later (it reads or adds a page token "
-                "with SET NX GET).",
-                hint="Upgrade Redis, or leave REDIS_URL unset to cache pages in each process.",
+                f"Redis at {location} is version {version}; the page cache needs "
+                f"{OLDEST_REDIS} or later.",
+                hint="Upgrade Redis, or leave REDIS_URL unset to cache pages in the database.",
                 id="guidance.E002",
             )
         ]

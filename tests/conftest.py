@@ -69,3 +69,7 @@ def pytest_configure(config):
     os.environ["HISTORY_SIGNING_KEY_FILE"] = str(key_file)
     settings.HISTORY_SIGNING_KEY = ""
     settings.HISTORY_SIGNING_KEY_FILE = str(key_file)
+    # The suite runs in one process: pages are kept in its memory, so that a test's query
+    # counts are its page's own. The tests of the cache every process shares
+    # (test_page_cache_processes.py) start processes of their own with the production setting.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

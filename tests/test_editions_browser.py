@@ -124,7 +124,7 @@ def worker(site, settings):
     if not redis_is_running():
         pytest.skip("needs Redis at 127.0.0.1:6379 for the page cache both processes share")
     settings.CACHES = {
-        "default": {"BACKEND": "config.redis_cache.RedisCache", "LOCATION": SHARED_REDIS}
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": SHARED_REDIS}
     }
     forget_all_pages()
     database = connection.settings_dict

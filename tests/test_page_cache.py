@@ -1,8 +1,8 @@
 import datetime
-import time
+import io
 
 import pytest
-from django.core.cache import cache
+from django.core.management import call_command
 
 from guidance.models import (
     Guidance,
@@ -12,9 +12,11 @@ from guidance.models import (
     RelationType,
     ResponsibilityStatement,
 )
-from guidance.public.page_cache import SITE_TOKEN, RecentPages, Tokens, document_token
+from guidance.public.page_cache import pages_purged, tokens
+from guidance.public.page_cache.tokens import SITE_TOKEN, document_token
+from tests import varying_urls
 from tests.factories import make_document, make_guidance
-from tests.redis_server import needs_redis, redis_cache
+from tests.redis_server import needs_redis, own_redis, redis_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -166,56 +168,16 @@ def test_a_new_responsibility_wording_shows_at_once_on_every_page_of_the_program
 
 
 @needs_redis
-def test_a_purge_in_one_process_reaches_the_token_copy_of_another(settings):
-    settings.CACHES = redis_cache()
-    other_worker = Tokens()
-    name = document_token("HTG501")
-    first = other_worker.get_many([name])[name]
-    wait_until(lambda: other_worker.subscribed)
-    assert other_worker.get_many([name])[name] == first
-    assert name in other_worker.copy
-
-    Tokens().purge([name])
-
-    wait_until(lambda: name not in other_worker.copy)
-    assert other_worker.get_many([name])[name] != first
-
-
-@needs_redis
 def test_a_token_is_made_once_however_many_processes_ask_for_it(settings):
     settings.CACHES = redis_cache()
     site, document = SITE_TOKEN, document_token("HTG501")
 
-    versions, made = Tokens().read([document])
-    assert made
+    versions, _ = tokens.read([document], "page:none")
     # Another process asks for the same token and one more: it reads the first, makes the other.
-    others, made = Tokens().read([document, site])
-    assert made and others[document] == versions[document]
-    again, made = Tokens().read([site, document])
-    assert not made and again == others
-
-    stored, added = cache.get_or_add_many({"a": "1", "b": 2})
-    assert (stored, added) == ({"a": "1", "b": 2}, {"a", "b"})
-    stored, added = cache.get_or_add_many({"a": "3", "c": [4]})
-    assert (stored, added) == ({"a": "1", "c": [4]}, {"c"})
-
-
-def wait_until(condition, seconds=5):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.01)
-
-
-def test_a_process_keeps_recent_pages_within_its_memory_bound():
-    pages = RecentPages(max_bytes=10)
-    for key in "abcd":
-        pages.put(key, (200, {}, b"1234", 0))
-    pages.get("c")
-    pages.put("e", (200, {}, b"1234", 0))
-
-    assert list(pages.pages) == ["c", "e"]
-    assert pages.bytes == 8
+    others, _ = tokens.read([document, site], "page:none")
+    assert others[0] == versions[0]
+    again, _ = tokens.read([site, document], "page:none")
+    assert again == (others[1], others[0])
 
 
 def test_a_signed_in_reader_is_served_a_cached_page_without_any_query(
@@ -250,3 +212,98 @@ def test_the_feed_cached_for_one_host_is_not_served_to_another(client):
 
     assert "http://127.0.0.1/" in other.text
     assert "http://localhost/" not in other.text
+
+
+def test_a_public_page_is_marked_for_a_shared_cache_with_its_document_keys(client):
+    make_document("HTG501")
+    first = client.get("/guidance/htg501/")
+    cached = client.get("/guidance/htg501/")
+
+    for response in (first, cached):
+        cache_control = response["Cache-Control"]
+        assert "public" in cache_control and "s-maxage=86400" in cache_control
+        assert "max-age=0" in cache_control.replace("s-maxage", "")
+        assert response["xkey"].split() == ["pages:site", "pages:document:HTG501"]
+    assert client.get("/guidance/")["xkey"].split() == ["pages:site", "pages:listings"]
+
+
+def test_a_front_cache_purger_hears_the_keys_of_the_pages_a_change_altered(
+    client, as_editor, django_capture_on_commit_callbacks
+):
+    guidance = make_document("HTG501")
+    make_document("HTG502")
+    purged = []
+
+    def front_cache_purger(sender, keys, **kwargs):
+        purged.extend(keys)
+
+    pages_purged.connect(front_cache_purger)
+    try:
+        with django_capture_on_commit_callbacks(execute=True), as_editor("Retitled"):
+            guidance.title = "New title"
+            guidance.save()
+    finally:
+        pages_purged.disconnect(front_cache_purger)
+
+    assert "pages:document:HTG501" in purged
+    assert "pages:listings" in purged
+    assert "pages:document:HTG502" not in purged
+    assert set(client.get("/guidance/htg501/")["xkey"].split()) <= set(purged) | {"pages:site"}
+
+
+def test_a_page_that_varies_on_a_header_is_kept_for_each_of_its_values(client, settings):
+    settings.ROOT_URLCONF = "tests.varying_urls"
+    rendered = varying_urls.greeting.rendered
+    assert client.get("/greeting/", HTTP_ACCEPT_LANGUAGE="fr").content == b"Greeting in fr"
+    assert client.get("/greeting/", HTTP_ACCEPT_LANGUAGE="de").content == b"Greeting in de"
+
+    assert client.get("/greeting/", HTTP_ACCEPT_LANGUAGE="fr").content == b"Greeting in fr"
+    assert client.get("/greeting/", HTTP_ACCEPT_LANGUAGE="de").content == b"Greeting in de"
+    assert varying_urls.greeting.rendered == rendered + 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pages_a_change_altered_are_cached_again_before_anyone_asks(
+    client, as_editor, django_assert_num_queries
+):
+    guidance = make_document("HTG501")
+    chapter = "/guidance/htg501/chapter/2-chapter-2/"
+    client.get("/guidance/htg501/")
+    client.get(chapter)
+
+    with as_editor("Retitled"):
+        guidance.title = "Rendered in the background"
+        guidance.save()
+    call_command("db_worker", batch=True, stdout=io.StringIO(), stderr=io.StringIO())
+
+    for path in ("/guidance/htg501/", chapter, "/guidance/htg501/whole/", "/guidance/"):
+        with django_assert_num_queries(0):
+            response = client.get(path)
+        assert "Rendered in the background" in response.content.decode(), path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_stopped_pages_are_served_uncached_and_never_stale_when_it_returns(
+    request, client, settings, as_editor, django_assert_num_queries
+):
+    redis_server = own_redis(request)
+    settings.CACHES = redis_cache(redis_server.url)
+    guidance = make_document("HTG501", title="First title")
+    assert "First title" in client.get("/guidance/htg501/").content.decode()
+    with django_assert_num_queries(0):
+        assert "First title" in client.get("/guidance/htg501/").content.decode()
+
+    redis_server.stop()
+    response = client.get("/guidance/htg501/")
+    assert response.status_code == 200 and "First title" in response.content.decode()
+    with as_editor("Retitled while Redis was down"):
+        guidance.title = "Second title"
+        guidance.save()
+    assert "Second title" in client.get("/guidance/htg501/").content.decode()
+
+    redis_server.start()
+    assert "Second title" in client.get("/guidance/htg501/").content.decode()
+    # The pages the change altered are rendered again in the background, now kept in Redis.
+    call_command("db_worker", batch=True, stdout=io.StringIO(), stderr=io.StringIO())
+    with django_assert_num_queries(0):
+        assert "Second title" in client.get("/guidance/htg501/").content.decode()

@@ -8,7 +8,6 @@ from urllib.parse import quote
 from axes.models import AccessFailureLog
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -65,7 +64,7 @@ def cached_until_next_change(view):
 
     History is append-only, so a page is wholly determined by its address and the changes
     recorded so far. Every committed change moves the history token of the page cache (see
-    page_cache.purge_changed_pages), so the next request renders afresh, and a hit asks the
+    guidance.public.page_cache.purge), so the next request renders afresh, and a hit asks the
     database nothing beyond who the reader is. Every reader with view_audit sees the same
     pages, and the permission check runs first.
     """
@@ -76,22 +75,20 @@ def cached_until_next_change(view):
             return view(request, *args, **kwargs)
         # The token is read before the page is rendered: a change committed meanwhile moves it,
         # so a page is never kept under a token older than what it shows.
-        token = page_cache.tokens.get_many([page_cache.HISTORY_TOKEN])[page_cache.HISTORY_TOKEN]
         path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
         # A new verdict (shown on every page) makes the page anew too.
         verdict = request.history_verdict = verification.latest_verdict()
-        key = f"audit:v3:{token}:{verdict.pk if verdict else 0}:{path}"
-        page = page_cache.recent_pages.get(key) or cache.get(key)
-        if page is None:
+        key = f"audit:v3:{verdict.pk if verdict else 0}:{path}"
+        versions, content = page_cache.read([page_cache.HISTORY_TOKEN], key)
+        if content is None:
             response = view(request, *args, **kwargs)
             if response.status_code != 200 or response.streaming:
                 return response
-            # The shape of the public pages' cache entries, so both share one in-process store.
-            page = (200, dict(response.headers), response.content, None)
-            cache.set(key, page, timeout=page_cache.PAGE_TIMEOUT)
-        page_cache.recent_pages.put(key, page)
-        _status, headers, content, _made = page
-        return HttpResponse(content, headers=headers)
+            content = (dict(response.headers), response.content)
+            if versions is not None:
+                page_cache.keep(key, versions, content, page_cache.PAGE_TIMEOUT)
+        headers, body = content
+        return HttpResponse(body, headers=headers)
 
     return wrapper
 

@@ -11,12 +11,17 @@ app_name = "guidance"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="guidance:list"), name="home"),
     path("guidance/", views.guidance_list, name="list"),
-    path("guidance/changes.atom", cached_page(feeds.ChangesFeed()), name="feed"),
+    path("guidance/changes.atom", cached_page(feeds.ChangesFeed(), per_host=True), name="feed"),
     path("guidance/<str:reference>/", views.overview, name="overview"),
     path("guidance/<str:reference>/chapter/<str:slug>/", views.chapter, name="chapter"),
     path("guidance/<str:reference>/history/", views.history, name="history"),
     path("guidance/<str:reference>/whole/", views.whole_document, name="whole"),
     path("guidance/<str:reference>/pdf/", views.guidance_pdf, name="pdf"),
     path("print.css", views.print_stylesheet, name="print-css"),
-    path("sitemap.xml", cached_page(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
+    path(
+        "sitemap.xml",
+        cached_page(sitemap, per_host=True),
+        {"sitemaps": SITEMAPS},
+        name="sitemap",
+    ),
 ]

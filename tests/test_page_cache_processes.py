@@ -1,0 +1,143 @@
+"""Never a stale page, whichever process commits a change: two servers (gunicorn with two
+workers, and runserver as `make run` serves) read the same page, a third process changes the
+document, and both serve the change on the next request, with the production cache settings:
+the database's cache table without Redis, and Redis."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.redis_server import free_port, own_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+OVERVIEW = "/guidance/htg501/"
+NEW_TITLE = "A title written by another process"
+CHANGE = f"""
+from guidance.history import recording
+from guidance.models import Guidance
+with recording(reason="Retitled from a shell"):
+    document = Guidance.objects.get(reference="HTG501")
+    document.title = "{NEW_TITLE}"
+    document.save()
+"""
+
+
+def manage(environment, *arguments):
+    subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=environment,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """A database of the test's own, migrated, with the samples: PostgreSQL when the suite runs
+    on it, else an SQLite file."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'served.sqlite3'}"
+        return
+    settings = connection.settings_dict
+    name = f"{settings['NAME']}_processes"
+    server = {
+        "host": settings["HOST"],
+        "port": settings["PORT"] or 5432,
+        "user": settings["USER"],
+        "dbname": "postgres",
+    }
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgres://{settings['USER']}@{settings['HOST']}:{server['port']}/{name}"
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["database cache", "redis"])
+def environment(request, database_url):
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"REDIS_URL", "DEBUG", "DATABASE_URL"}
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url,
+        SECRET_KEY="processes-test-key-" + "x" * 40,
+    )
+    if request.param == "redis":
+        environment["REDIS_URL"] = own_redis(request).url
+    manage(environment, "migrate", "--noinput")
+    manage(environment, "load_samples")
+    return environment
+
+
+@contextlib.contextmanager
+def server(command, environment):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, *command(port)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/guidance/", timeout=30).close()
+                break
+            except OSError:  # not listening yet
+                assert process.poll() is None, f"{command(port)} exited"
+                assert time.monotonic() < deadline, f"{command(port)} did not answer"
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def gunicorn(port):
+    return ["-m", "gunicorn", "-c", "config/gunicorn.py", "-w", "2", "-b", f"127.0.0.1:{port}"]
+
+
+def runserver(port):
+    return ["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+
+
+def page(base):
+    with urllib.request.urlopen(base + OVERVIEW, timeout=30) as response:
+        return response.read().decode()
+
+
+def test_a_change_from_another_process_is_on_the_next_page_of_every_server(environment):
+    with (
+        server(gunicorn, environment | {"DEBUG": "0"}) as first,
+        server(runserver, environment | {"DEBUG": "1"}) as second,
+    ):
+        # Both workers of gunicorn and runserver have served, and kept, the page.
+        for base in (first, first, first, first, second, second):
+            assert NEW_TITLE not in page(base)
+
+        manage(environment, "shell", "-c", CHANGE)
+
+        for base in (first, first, first, first, second, second):
+            assert NEW_TITLE in page(base)
+
+        # The background worker renders the page again; it is the changed page it keeps.
+        manage(environment, "db_worker", "--batch")
+        for base in (first, first, second):
+            assert NEW_TITLE in page(base)
