@@ -183,6 +183,10 @@ if os.environ.get("REDIS_URL"):
 # verifying history) is queued in the database and run by `manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Front caches (Varnish with config/varnish/guidance.vcl) to purge when a change commits,
+# e.g. "http://127.0.0.1:6081"; none by default.
+FRONT_CACHE_URLS = env_list("FRONT_CACHE_URL", [])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {

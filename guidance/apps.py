@@ -9,6 +9,6 @@ class GuidanceConfig(AppConfig):
         # The admin lives with the other editorial code, where autodiscovery does not look.
         from . import checks, history, witness  # noqa: F401 - registers checks and receivers
         from .editorial import admin  # noqa: F401 - registers the models with the admin site
-        from .public import page_cache  # noqa: F401 - purges pages when a change commits
+        from .public import front_cache, page_cache  # noqa: F401 - purge pages when a change commits
 
         history.cache_history_managers(self.get_models())

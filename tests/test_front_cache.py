@@ -1,0 +1,71 @@
+"""The front cache (Varnish with the product's VCL): public pages are kept, and a change is on
+the next request through it, because the commit purges their surrogate keys; nothing private
+is ever kept there."""
+
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+
+from guidance.history import recording
+from guidance.models import Guidance
+from tests.factories import make_document
+from tests.varnish_server import needs_varnish, varnish
+
+pytestmark = [needs_varnish, pytest.mark.django_db(transaction=True)]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.headers, response.read().decode()
+
+
+@pytest.fixture
+def front(live_server, settings):
+    address = urlsplit(live_server.url)
+    with varnish(address.hostname, address.port) as url:
+        settings.FRONT_CACHE_URLS = [url]
+        yield url
+
+
+def test_a_change_is_on_the_next_request_through_the_front_cache(front):
+    document = make_document("HTG970", title="Venoplasty before the change")
+    page = front + document.get_absolute_url()
+
+    first_headers, first = get(page)
+    second_headers, second = get(page)
+    assert first_headers["X-Cache"] == "miss"
+    assert second_headers["X-Cache"] == "hit"
+    assert second == first
+    assert "Venoplasty before the change" in second
+    assert "xkey" not in second_headers  # the keys are the cache's, not the reader's
+
+    with recording(reason="Retitled"):
+        document = Guidance.objects.get(pk=document.pk)
+        document.title = "Venoplasty after the change"
+        document.save()
+
+    headers, after = get(page)
+    assert "Venoplasty after the change" in after
+    assert "Venoplasty before the change" not in after
+
+
+def test_a_change_to_one_document_keeps_the_others_in_the_front_cache(front):
+    changed = make_document("HTG971", title="The document that changes")
+    kept = make_document("HTG972", title="The document that stays")
+    get(front + kept.get_absolute_url())
+    get(front + changed.get_absolute_url())
+
+    with recording(reason="Retitled"):
+        changed.title = "The document that changed"
+        changed.save()
+
+    assert get(front + kept.get_absolute_url())[0]["X-Cache"] == "hit"
+    assert get(front + changed.get_absolute_url())[0]["X-Cache"] == "miss"
+
+
+def test_sign_in_and_the_history_area_are_never_kept_in_the_front_cache(front):
+    for path in ("/admin/login/", "/audit/"):
+        get(front + path)
+        headers, _ = get(front + path)
+        assert headers["X-Cache"] == "miss", path
