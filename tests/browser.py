@@ -37,3 +37,15 @@ def browser():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def sign_in(page, site, username, password, authenticator):
+    """Sign in to the admin as a person does: the password, then the authenticator's code."""
+    page.goto(f"{site}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    page.fill("#id_code", authenticator())
+    with page.expect_navigation():
+        page.click("form:not(.sign-out) button[type=submit]")

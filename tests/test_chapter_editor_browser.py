@@ -5,28 +5,31 @@ import pytest
 from guidance.history import recording
 from guidance.management.commands.make_large_guideline import build_large_guideline
 from guidance.models import Block, ChangeSet, Guidance, GuidanceStatus
-from tests.browser import needs_chromium
-from tests.factories import make_document, make_user
+from tests.browser import needs_chromium, sign_in
+from tests.factories import enrol_authenticator, make_document, make_user
 
 PASSWORD = "correct horse battery"
 
-pytestmark = [*needs_chromium, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    *needs_chromium,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.second_factor,
+]
+
+authenticators = {}
 
 
 @pytest.fixture
 def site(live_server):
-    make_user("editor", groups=["Editors"], is_staff=True, password=PASSWORD)
+    editor = make_user("editor", groups=["Editors"], is_staff=True, password=PASSWORD)
+    authenticators["editor"] = enrol_authenticator(editor)
     return live_server.url
 
 
 def signed_in(browser, site, username="editor"):
     """A page of a browser signed in to the admin (the one place that knows how)."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(f"{site}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("input[type=submit]")
+    sign_in(page, site, username, PASSWORD, authenticators[username])
     return page
 
 

@@ -73,31 +73,29 @@ def test_the_sitemap_lists_every_public_page(client):
 
 
 def test_each_page_is_dated_by_the_last_change_that_altered_it(client, monkeypatch, as_editor):
-    earlier = timezone.now() - datetime.timedelta(days=300)
-    with monkeypatch.context() as past:
-        past.setattr(timezone, "now", lambda: earlier)
-        document = make_document("HTG501", chapters=3)
-    today, before = timezone.localdate().isoformat(), timezone.localdate(earlier).isoformat()
+    document = make_document("HTG501", chapters=3)
+    # Recorded times only move forward along the chain: the later change is the one moved.
+    later = timezone.now() + datetime.timedelta(days=300)
+    before, after = timezone.localdate().isoformat(), timezone.localdate(later).isoformat()
 
     paragraph = Block.objects.get(guidance=document, number="2.1")
-    with as_editor("Reworded 2.1"):
+    with monkeypatch.context() as future, as_editor("Reworded 2.1"):
+        future.setattr(timezone, "now", lambda: later)
         paragraph.text = "Reworded."
         paragraph.save()
     dates = sitemap(client)
 
-    assert dates["/guidance/htg501/chapter/2-chapter-2/"] == today
-    assert dates["/guidance/htg501/whole/"] == today
+    assert dates["/guidance/htg501/chapter/2-chapter-2/"] == after
+    assert dates["/guidance/htg501/whole/"] == after
     assert dates["/guidance/htg501/"] == before
     assert dates["/guidance/htg501/chapter/3-chapter-3/"] == before
     assert dates["/guidance/htg501/history/"] == before
 
 
 def test_a_migration_dates_every_page_of_the_document(client, monkeypatch, as_editor):
-    earlier = timezone.now() - datetime.timedelta(days=300)
-    with monkeypatch.context() as past:
-        past.setattr(timezone, "now", lambda: earlier)
-        document = make_document("IPG640", chapters=2)
-
+    document = make_document("IPG640", chapters=2)
+    later = timezone.now() + datetime.timedelta(days=300)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     migrate_guidance(
         guidance=document,
         new_reference="HTG501",
@@ -105,11 +103,12 @@ def test_a_migration_dates_every_page_of_the_document(client, monkeypatch, as_ed
         user=as_editor.user,
         reason="Moved to HealthTech",
     )
+    monkeypatch.undo()
     dates = sitemap(client)
 
-    today = timezone.localdate().isoformat()
+    after = timezone.localdate(later).isoformat()
     for page in ("", "chapter/1-recommendations/", "whole/", "history/"):
-        assert dates[f"/guidance/htg501/{page}"] == today
+        assert dates[f"/guidance/htg501/{page}"] == after
     assert not any("ipg640" in path for path in dates)
 
 

@@ -7,12 +7,16 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from tests.browser import needs_chromium
-from tests.factories import make_document, make_user
+from tests.browser import needs_chromium, sign_in
+from tests.factories import enrol_authenticator, make_document, make_user
 
 PASSWORD = "correct horse battery"
 
-pytestmark = [*needs_chromium, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    *needs_chromium,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.second_factor,
+]
 
 
 def set_title(title):
@@ -31,13 +35,9 @@ def test_an_auditor_sees_the_failed_verdict_as_an_alert_until_history_verifies_a
     browser, live_server
 ):
     make_document("HTG960", chapters=1, recommendations=1, title="Honest title")
-    make_user("auditor", groups=["Auditors"], is_staff=True, password=PASSWORD)
+    auditor = make_user("auditor", groups=["Auditors"], is_staff=True, password=PASSWORD)
     page = browser.new_context().new_page()
-    page.goto(f"{live_server.url}{reverse('admin:login')}")
-    page.fill("#id_username", "auditor")
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("input[type=submit]")
+    sign_in(page, live_server.url, "auditor", PASSWORD, enrol_authenticator(auditor))
 
     set_title("Forged title")
     verify()

@@ -71,14 +71,19 @@ def period(start, end):
     """(from, to) instants of a period given as dates or times; a date alone 'to' means its end."""
     start, end = (start or "").strip(), (end or "").strip()
     start_at = end_at = None
-    if start:
-        day = parse_date(start) if len(start) == 10 else None
-        if day is not None:
-            start_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-        else:
-            start_at = trail.parse_moment(start, before=True).at
-    if end:
-        end_at = trail.parse_moment(end).at
+    try:
+        if start:
+            day = parse_date(start) if len(start) == 10 else None
+            if day is not None:
+                start_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+            else:
+                start_at = trail.parse_moment(start, before=True).at
+        if end:
+            end_at = trail.parse_moment(end).at
+    except (ValueError, OverflowError):
+        raise trail.BadMoment(
+            "Give the period's dates as 2026-01-31, or a date and time as 2026-01-31T14:30."
+        ) from None
     if start_at and end_at and start_at > end_at:
         raise trail.BadMoment("The period starts after it ends: swap the dates.")
     return start_at, end_at

@@ -49,8 +49,9 @@ class PublicApiMiddleware:
         if response.status_code == 429 or response.status_code >= 500:
             patch_cache_control(response, no_store=True)
         else:
-            # Stored, but checked with the ETag every time: a change shows at once.
-            patch_cache_control(response, public=True, no_cache=True)
+            # Browsers check with the ETag every time; a shared cache keeps it until a change
+            # purges it (the page cache adds s-maxage and the surrogate keys).
+            patch_cache_control(response, public=True, max_age=0)
         if response.status_code == 200 and request.method in ("GET", "HEAD"):
             if not response.has_header("ETag") and not response.streaming:
                 set_response_etag(response)
