@@ -532,8 +532,9 @@ class GuidanceQuerySet(TrackedQuerySet):
             return self
         if connection.vendor == "postgresql":
             query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+            # Editions are left out by the outer query; the index answers this one alone.
             in_title = (
-                Guidance.objects.alias(words=reference_and_title_words())
+                Guidance.with_editions.alias(words=reference_and_title_words())
                 .filter(words=query)
                 .values("pk")
             )
