@@ -16,7 +16,7 @@ from django.utils import timezone
 from guidance.editorial.services import migrate_guidance
 from guidance.models import ChangeSet, Guidance
 from guidance.public.page_cache import forget_all_pages
-from tests.browser import needs_chromium
+from tests.browser import needs_chromium, sign_in
 from tests.factories import enrol_authenticator, make_guidance, make_user
 from tests.redis_server import redis_is_running
 
@@ -49,13 +49,7 @@ def navigate(page, selector):
 
 def signed_in(browser, site, username):
     page = browser.new_context().new_page()
-    page.goto(f"{site}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    navigate(page, "input[type=submit]")
-    # The second step: the code the user's authenticator app shows now.
-    page.fill("#id_code", authenticators[username]())
-    navigate(page, "form:not(.sign-out) button[type=submit]")
+    sign_in(page, site, username, PASSWORD, authenticators[username])
     return page
 
 
