@@ -2,13 +2,14 @@
 or a server of the test's own (RedisServer) that it may stop and start again."""
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
 
 import pytest
 import redis
+
+from bench.serve import free_port
 
 REDIS_FOR_TESTS = "redis://127.0.0.1:6379/9"
 
@@ -33,12 +34,6 @@ def redis_cache(location=REDIS_FOR_TESTS):
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RedisServer:

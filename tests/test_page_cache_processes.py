@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.redis_server import free_port, own_redis
+from bench.serve import free_port
+from tests.redis_server import own_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERVIEW = "/guidance/htg501/"
