@@ -9,9 +9,8 @@ cost plus template rendering, with no database.
 ``overview_from_memory`` is no ceiling of the issue but says where an uncached overview's time
 goes: the product's own overview template, rendered from records read once at the start.
 ``overview_from_memory_and_round_trips`` adds the round trips an uncached page makes, with none
-of their work: the smallest query there is, sent as the page loader sends its statement (on
-PostgreSQL; other databases take the ORM's path), the read of its document's page-cache
-token (made, as after a purge) and the store of the page.
+of their work: the smallest query there is, the read of its document's page-cache token
+(made, as after a purge) and the store of the page.
 """
 
 import functools
@@ -106,13 +105,9 @@ def overview_from_memory_and_round_trips(request):
     from guidance.public.page_cache import keep, read  # noqa: PLC0415
     from guidance.public.page_cache.middleware import stored  # noqa: PLC0415
     from guidance.public.page_cache.tokens import document_token  # noqa: PLC0415
-    from guidance.public.page_loader import fetch_one  # noqa: PLC0415
 
-    if connection.vendor == "postgresql":
-        fetch_one("SELECT 1", {})
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
     key = f"bench:page:{uuid.uuid4().hex}"
     versions, _ = read([document_token(uuid.uuid4().hex)], key)
     response = overview_from_memory(request)

@@ -71,10 +71,6 @@ def env_database(name, default):
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL;",
         }
-    else:
-        # Statements bound on the server (only guidance.public.page_loader's) are prepared from
-        # their second run; Django's own cursors bind on the client and are never prepared.
-        config["OPTIONS"] = {"prepare_threshold": 1}
     return config
 
 

@@ -17,7 +17,6 @@ from ..models import (
 )
 from .forms import SearchForm
 from .page_cache import cached_page, responsibility_statement
-from .page_loader import load_document
 from .pdf import render_pdf
 
 RESULTS_PER_PAGE = 20
@@ -77,8 +76,8 @@ def update_entries(record):
 
 
 def update_information_shown(record):
-    """Whether the navigation has an 'Update information' chapter; resolve() and the page
-    loader found out already, the admin's preview asks.
+    """Whether the navigation has an 'Update information' chapter; resolve() found out
+    already, the admin's preview asks.
     """
     known = getattr(record, "has_update_information", None)
     return {"has_update_information": record.update_entries.exists() if known is None else known}
@@ -110,18 +109,13 @@ def overview_context(record):
     """What the overview page shows of a record (the admin's preview uses it too)."""
     chapters = list(record.chapters.order_by("position"))
     recommendations = next((c for c in chapters if c.is_recommendations), None)
-    blocks = list(recommendations.blocks.order_by("position")) if recommendations else []
-    return overview_page(record, chapters, recommendations, blocks, endorsements_of(record))
-
-
-def overview_page(record, chapters, recommendations, blocks, endorsements):
     return {
         "guidance": record,
         "chapters": chapters,
         "recommendations": recommendations,
-        "blocks": blocks,
+        "blocks": list(recommendations.blocks.order_by("position")) if recommendations else [],
         "responsibility": responsibility_statement(record),
-        "endorsements": endorsements,
+        "endorsements": endorsements_of(record),
         "replaces": replaced_references(record, RelationType.REPLACES),
         "partially_replaces": replaced_references(record, RelationType.PARTIALLY_REPLACES),
         **update_information_shown(record),
@@ -132,11 +126,6 @@ def chapter_context(record, slug):
     """What a chapter page shows of a record; Http404 for a slug it does not have."""
     chapters = list(record.chapters.order_by("position"))
     current = find_chapter(chapters, slug)
-    blocks = list(current.blocks.order_by("position")) if current else []
-    return chapter_page(record, chapters, current, blocks, endorsements_of(record))
-
-
-def chapter_page(record, chapters, current, blocks, endorsements):
     if current is None:
         raise Http404
     index = chapters.index(current)
@@ -144,11 +133,11 @@ def chapter_page(record, chapters, current, blocks, endorsements):
         "guidance": record,
         "chapters": chapters,
         "chapter": current,
-        "blocks": blocks,
+        "blocks": list(current.blocks.order_by("position")),
         "previous": chapters[index - 1] if index > 0 else None,
         "next": chapters[index + 1] if index + 1 < len(chapters) else None,
         "is_last": index + 1 == len(chapters),
-        "endorsements": endorsements,
+        "endorsements": endorsements_of(record),
         **update_information_shown(record),
     }
 
@@ -174,34 +163,21 @@ def whole_document_context(record):
 @require_safe
 @cached_page
 def overview(request, reference):
-    # The stored form of a reference; written otherwise (IPG0640), the ORM path normalises it.
-    if loaded := load_document(reference.upper()):
-        record = requested = loaded[0]
-    else:
-        record, requested = public_record(reference)
+    record, requested = public_record(reference)
     if response := canonical_redirect(request, record, requested, record.get_absolute_url()):
         return response
-    context = overview_page(*loaded) if loaded else overview_context(record)
-    return render(request, "guidance/overview.html", context)
+    return render(request, "guidance/overview.html", overview_context(record))
 
 
 @require_safe
 @cached_page
 def chapter(request, reference, slug):
-    if loaded := load_document(reference.upper(), slug.lower()):
-        record = requested = loaded[0]
-    else:
-        record, requested = public_record(reference)
+    record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
         return redirect(record)
     if slug.lower() == UPDATE_INFORMATION_SLUG:
         return update_information(request, record, requested)
-    if loaded and loaded[2] is None:
-        # NICE's form of the slug (Recommendations), or none of the chapters.
-        if named := find_chapter(loaded[1], slug):
-            return redirect(named.get_absolute_url(), permanent=True)
-        raise Http404
-    context = chapter_page(*loaded) if loaded else chapter_context(record, slug)
+    context = chapter_context(record, slug)
     url = context["chapter"].get_absolute_url()
     if response := canonical_redirect(request, record, requested, url):
         return response
