@@ -14,6 +14,7 @@ from bench import cpu, frontcache
 from bench.database import fingerprint
 from bench.generate import generate, history_row_count
 from bench.load import parse
+from bench.report import never_stale_floor
 from guidance import ledger
 from guidance.models import (
     Block,
@@ -168,6 +169,16 @@ def test_the_static_ceiling_serves_the_captured_bytes_with_their_content_type():
             with urllib.request.urlopen(f"{url}/{name}", timeout=10) as response:
                 assert response.read() == body
                 assert response.headers["Content-Type"] == content_type
+
+
+def test_the_never_stale_floor_fails_on_a_stale_answer_or_a_page_the_purge_took_too():
+    fresh = {"changes": 20, "stale": 0, "hit_before": 20, "miss_after": 20, "kept_hits": 20}
+    assert never_stale_floor(fresh)["met"]
+    assert not never_stale_floor(fresh | {"stale": 1})["met"]
+    assert not never_stale_floor(fresh | {"kept_hits": 19})["met"]
+    # A page not held before the change could not have been stale: that proves nothing.
+    assert not never_stale_floor(fresh | {"hit_before": 0})["met"]
+    assert not never_stale_floor(fresh | {"changes": 0, "hit_before": 0, "kept_hits": 0})["met"]
 
 
 def test_the_bench_says_how_to_install_what_the_front_cache_rounds_need(monkeypatch):
