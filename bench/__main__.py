@@ -1,7 +1,7 @@
 """`make bench`: generate (or reuse) the data set, serve it as production does, measure.
 
     python -m bench [--documents N] [--history-rows N] [--rounds N] [--duration S]
-                    [--regenerate] [--no-commit-report]
+                    [--freshness-checks N] [--regenerate] [--no-commit-report]
 
 On PostgreSQL when DATABASE_URL names a server (the data set lives in the database
 guidance_bench beside it), on SQLite under bench/out otherwise. Writes bench/out/report.md and
@@ -9,7 +9,9 @@ report.json, and copies them to bench/REPORT.md and bench/report.json.
 """
 
 import argparse
+import contextlib
 import datetime
+import html
 import json
 import os
 import platform
@@ -24,9 +26,9 @@ import urllib.request
 
 import redis
 
-from . import cpu, first_requests, load, report
+from . import cpu, first_requests, frontcache, load, report
 from .database import OUT, ROOT, Store, fingerprint
-from .serve import background_worker, collect_static, gunicorn, production_environment
+from .serve import background_worker, collect_static, free_port, gunicorn, production_environment
 
 PAGES = OUT / "pages"
 
@@ -57,6 +59,17 @@ CEILINGS = {
     "template-only timeline": ("/bench/template/timeline/", "timeline"),
     "template-only audit log": ("/bench/template/audit-log/", "audit-log"),
 }
+# The public pages through the front cache (Varnish), each against nginx serving the bytes
+# Varnish answered as a static file: name: (key of the path, ceiling, the ceiling's file).
+FRONT_CACHE_SCENARIOS = {
+    "overview through Varnish": ("overview", "overview as a static file (nginx)", "overview"),
+    "chapter through Varnish": ("chapter", "chapter as a static file (nginx)", "chapter"),
+    "API detail through Varnish": (
+        "api_detail",
+        "API detail as a static file (nginx)",
+        "api-detail",
+    ),
+}
 CAPTURED = {
     "overview": "overview",
     "chapter": "chapter",
@@ -70,12 +83,12 @@ def log(message):
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def task(name, database_url, redis_url, *arguments):
+def task(name, database_url, redis_url, *arguments, front_cache_url=None):
     """Run one of bench.tasks in its own process against a database; return its JSON."""
     completed = subprocess.run(
         [sys.executable, "-m", "bench.tasks", name, *arguments],
         cwd=ROOT,
-        env=production_environment(database_url, redis_url),
+        env=production_environment(database_url, redis_url, front_cache_url),
         stdout=subprocess.PIPE,
         text=True,
         check=True,
@@ -112,6 +125,8 @@ def machine(store, redis_url):
         "django": django.get_version(),
         "gunicorn": gunicorn_package.__version__,
         "wrk": load.wrk_version(),
+        "varnish": frontcache.varnish_version(),
+        "nginx": frontcache.nginx_version(),
         "redis": redis.Redis.from_url(redis_url).info("server")["redis_version"]
         if redis_url
         else "not used",
@@ -121,7 +136,7 @@ def machine(store, redis_url):
 
 
 def fetch(url, headers=()):
-    """GET without following redirects; return (status, body, location)."""
+    """GET without following redirects; return (status, body, headers)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
@@ -134,9 +149,9 @@ def fetch(url, headers=()):
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(request, timeout=30) as response:
-            return response.status, response.read(), response.headers.get("Location")
+            return response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, error.read(), error.headers.get("Location")
+        return error.code, error.read(), error.headers
 
 
 def capture_rotation_page(base, uncached, sample=100):
@@ -164,12 +179,12 @@ def check_and_capture(base, targets, cookie):
         if key == "uncached":
             continue
         headers = [f"Cookie: {cookie}"] if authenticated else []
-        status, body, location = fetch(base + targets[key], headers)
+        status, body, answered = fetch(base + targets[key], headers)
         expected = 301 if key == "former_reference" else 200
         if status != expected:
             problems.append(f"{name}: {targets[key]} answered {status}, expected {expected}")
         if key == "former_reference":
-            targets["former_reference_location"] = location
+            targets["former_reference_location"] = answered.get("Location")
     for page, key in CAPTURED.items():
         headers = [f"Cookie: {cookie}"] if key in {"timeline", "audit_log"} else []
         status, body, _ = fetch(base + targets[key], headers)
@@ -181,6 +196,20 @@ def check_and_capture(base, targets, cookie):
         if status != 200:
             problems.append(f"ceiling {name}: {path} answered {status}")
     return problems
+
+
+def capture_through_front_cache(front, targets):
+    """Request each page of the front-cache rounds through Varnish once; return the bytes and
+    Content-Type it answered, by the name of the static file nginx serves them as, and what
+    did not answer 200."""
+    files, problems = {}, []
+    for name, (key, _, file_name) in FRONT_CACHE_SCENARIOS.items():
+        status, body, headers = fetch(front + targets[key])
+        if status != 200:
+            problems.append(f"{name}: {targets[key]} answered {status}, expected 200")
+        files[file_name] = (body, headers["Content-Type"])
+        targets.setdefault(f"{key}_bytes", len(body))
+    return files, problems
 
 
 def main():
@@ -207,6 +236,12 @@ def main():
         default=128,
         help="documents changed for the first-request-after-a-change round",
     )
+    parser.add_argument(
+        "--freshness-checks",
+        type=int,
+        default=20,
+        help="changes to the measured document, each checked on the next request through Varnish",
+    )
     parser.add_argument("--regenerate", action="store_true", help="do not reuse the data set")
     parser.add_argument(
         "--no-commit-report",
@@ -216,7 +251,7 @@ def main():
     arguments = parser.parse_args()
     started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
-    notes = [load.ensure_wrk()]
+    notes = [load.ensure_wrk(), frontcache.ensure_installed()]
     store = Store.from_environment(os.environ.get("DATABASE_URL"))
     redis_url = arguments.redis_url if arguments.cache == "redis" else None
     # Where the report is copied to changes nothing measured.
@@ -263,7 +298,10 @@ def main():
     copy_started = time.perf_counter()
     store.copy_for_run()
     result["copy_seconds"] = round(time.perf_counter() - copy_started, 1)
-    environment = production_environment(store.work_url, redis_url)
+    # Chosen before gunicorn starts: its processes purge the front cache when a change commits.
+    front_cache_port = free_port()
+    front_cache_url = f"http://127.0.0.1:{front_cache_port}"
+    environment = production_environment(store.work_url, redis_url, front_cache_url)
     try:
         log("choosing pages and signing in an auditor")
         targets = task("prepare", store.work_url, redis_url)
@@ -273,28 +311,56 @@ def main():
         if redis_url:
             redis.Redis.from_url(redis_url).flushdb()
         server_log = OUT / "gunicorn.log"
-        with gunicorn(
-            environment,
-            workers=arguments.workers,
-            log_path=server_log,
-        ) as (base, command, server_pid):
+        with contextlib.ExitStack() as running:
+            base, command, server_pid = running.enter_context(
+                gunicorn(environment, workers=arguments.workers, log_path=server_log)
+            )
+            front, varnish_pid = running.enter_context(
+                frontcache.varnish(
+                    "127.0.0.1", base.rsplit(":", 1)[1], port=front_cache_port, memory="256m"
+                )
+            )
             result["server"] = {
                 "command": shlex.join(command[1:]),
                 "description": f"gunicorn -c config/gunicorn.py, {arguments.workers} sync "
                 "workers, DEBUG=0, WhiteNoise, page cache "
                 + (f"in Redis ({redis_url})" if redis_url else "in the database's cache table"),
+                "front_cache": "varnishd with config/varnish/guidance.vcl (malloc storage) in "
+                "front of it, purged by its commits (FRONT_CACHE_URL); nginx (access log off, "
+                "sendfile) serving the bytes Varnish answered as static files",
             }
             # Written first: the view with the overview's records in memory reads them from it.
             script = load.rotation_script(targets["uncached_paths"], OUT, arguments.threads)
             problems = check_and_capture(base, targets, cookie)
+            static_files, front_problems = capture_through_front_cache(front, targets)
+            problems += front_problems
             if problems:
                 raise SystemExit("Pages did not answer as expected:\n  " + "\n  ".join(problems))
+            kept = next(path for path in targets["uncached_paths"] if path != targets["overview"])
             del targets["uncached_paths"]
+            static, nginx_pid = running.enter_context(frontcache.nginx(static_files))
+            front_runs = {}
+            for name, (key, ceiling, file_name) in FRONT_CACHE_SCENARIOS.items():
+                front_runs[name] = {"url": front + targets[key]}
+                front_runs[ceiling] = {"url": f"{static}/{file_name}"}
             measured = measure(
-                base, targets, cookie, script, arguments, store.work_url, redis_url, server_pid
+                base,
+                targets,
+                cookie,
+                script,
+                arguments,
+                store.work_url,
+                redis_url,
+                cpu.Meter(server_pid, {"Varnish": varnish_pid, "nginx": nginx_pid})
+                if cpu.available()
+                else None,
+                front_runs,
+            )
+            result["front_cache"] = front_cache_freshness(
+                front, environment, targets, kept, arguments.freshness_checks
             )
             result["first_requests"] = first_requests_after_changes(
-                base, environment, arguments, store.work_url, redis_url
+                base, environment, arguments, store.work_url, redis_url, front_cache_url
             )
         result["load"] = {
             "rounds": arguments.rounds,
@@ -306,6 +372,9 @@ def main():
             name: {"path": targets.get(key, "rotating"), "ceiling": ceiling}
             for name, (key, ceiling, _) in SCENARIOS.items()
         } | {name: {"path": path, "ceiling": None} for name, (path, _) in CEILINGS.items()}
+        for name, (key, ceiling, file_name) in FRONT_CACHE_SCENARIOS.items():
+            scenarios[name] = {"path": targets[key], "ceiling": ceiling}
+            scenarios[ceiling] = {"path": f"/{file_name} (static file)", "ceiling": None}
         result["pages"] = report.summarise(scenarios, measured)
 
         log("timing the workflows: import, bulk migration, verify_history")
@@ -324,6 +393,7 @@ def main():
     result["seconds"] = round(time.perf_counter() - started)
     result["floors"] = report.floors(result["pages"], result["workflows"], generation, store.vendor)
     result["floors"].append(report.first_request_floor(result["first_requests"]))
+    result["floors"].append(report.never_stale_floor(result["front_cache"]))
     result["floors"].append(report.whole_run(result))
     result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["notes"] = notes
@@ -335,19 +405,84 @@ def main():
     log(f"done in {result['seconds']} s")
 
 
-def first_requests_after_changes(base, environment, arguments, database_url, redis_url):
+def front_cache_freshness(front, environment, targets, kept, changes):
+    """Change the measured document again and again from another process, as an editor saves
+    it, and request its overview through Varnish right after each change has committed: the new
+    title must be on that very answer. Before each change the page is a hit there (so a stale
+    copy could be served); another document's page must stay one."""
+    page, other = front + targets["overview"], front + kept
+    reference = targets["document"]["reference"]
+    log(f"changing {reference} {changes} times, each checked on the next request through Varnish")
+    fetch(other)
+    seen = {"changes": changes, "stale": 0, "hit_before": 0, "miss_after": 0, "kept_hits": 0}
+    stale_answers = []
+    editor = subprocess.Popen(
+        [sys.executable, "-m", "bench.tasks", "retitle", "--reference", reference],
+        cwd=ROOT,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for number in range(1, changes + 1):
+            fetch(page)
+            seen["hit_before"] += fetch(page)[2].get("X-Cache") == "hit"
+            editor.stdin.write("change\n")
+            editor.stdin.flush()
+            line = editor.stdout.readline()
+            if not line:
+                raise SystemExit("python -m bench.tasks retitle stopped; its error is above")
+            title = json.loads(line)["title"]
+            status, body, headers = fetch(page)
+            seen["miss_after"] += headers.get("X-Cache") == "miss"
+            if status != 200 or html.escape(title).encode() not in body:
+                seen["stale"] += 1
+                stale_answers.append(
+                    f"change {number}: {status}, X-Cache {headers.get('X-Cache')}, "
+                    f"Age {headers.get('Age')}, without {title!r}"
+                )
+            seen["kept_hits"] += fetch(other)[2].get("X-Cache") == "hit"
+    finally:
+        editor.communicate(timeout=60)
+    log(f"front cache: {seen['stale']} stale answers after {changes} changes")
+    return {
+        "page": targets["overview"],
+        "kept_page": kept,
+        **seen,
+        "stale_answers": stale_answers[:5],
+    }
+
+
+def first_requests_after_changes(
+    base, environment, arguments, database_url, redis_url, front_cache_url
+):
     """The first request to each of a set of pages just changed, each requested once from
     32 connections: without the background worker (each reader renders the page), then with it
     (the worker renders the pages again before anyone asks)."""
     count = arguments.first_requests
     log(f"changing {count} documents with no background worker, then asking for each once")
-    changed = task("change-documents", database_url, redis_url, "--count", str(count))
+    changed = task(
+        "change-documents",
+        database_url,
+        redis_url,
+        "--count",
+        str(count),
+        front_cache_url=front_cache_url,
+    )
     without = first_requests.request_each_once(base, changed["paths"], arguments.connections)
     with background_worker(environment, OUT / "worker.log"):
         task("wait-for-worker", database_url, redis_url)
         log(f"changing {count} more documents with the background worker running")
         changed = task(
-            "change-documents", database_url, redis_url, "--count", str(count), "--skip", str(count)
+            "change-documents",
+            database_url,
+            redis_url,
+            "--count",
+            str(count),
+            "--skip",
+            str(count),
+            front_cache_url=front_cache_url,
         )
         rendered = task("wait-for-worker", database_url, redis_url)
         measured = first_requests.request_each_once(base, changed["paths"], arguments.connections)
@@ -379,9 +514,10 @@ def settle():
     time.sleep(0.5)
 
 
-def measure(base, targets, cookie, script, arguments, database_url, redis_url, server_pid):
-    """A warm-up round of every scenario and ceiling, then interleaved measured rounds, each
-    with the CPU time it cost by process where /proc tells it."""
+def measure(base, targets, cookie, script, arguments, database_url, redis_url, meter, front_runs):
+    """A warm-up round of every scenario and ceiling, the front cache's among them, then
+    interleaved measured rounds, each with the CPU time it cost by process where meter reads
+    it."""
     runs = {}
     for name, (key, _, authenticated) in SCENARIOS.items():
         runs[name] = {
@@ -391,6 +527,8 @@ def measure(base, targets, cookie, script, arguments, database_url, redis_url, s
         }
     for name, (path, _) in CEILINGS.items():
         runs[name] = {"url": base + path, "headers": [], "script": None}
+    for name, run in front_runs.items():
+        runs[name] = {"headers": [], "script": None, **run}
     names = list(runs)
     settings = {
         "threads": arguments.threads,
@@ -401,7 +539,6 @@ def measure(base, targets, cookie, script, arguments, database_url, redis_url, s
         load.run_wrk(seconds=1, **settings, **runs[name])
         settle()
     measured = {name: [] for name in names}
-    meter = cpu.Meter(server_pid) if cpu.available() else None
     for round_number in range(arguments.rounds):
         # Each round starts one scenario further on, so none is always first or last.
         order = names[round_number:] + names[:round_number]

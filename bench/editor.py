@@ -15,6 +15,7 @@ def time_editor():
     from django.test import Client  # noqa: PLC0415
     from django.urls import reverse  # noqa: PLC0415
 
+    from bench.tasks import pass_second_factor  # noqa: PLC0415
     from guidance.editorial.services import chapter_parts  # noqa: PLC0415
     from guidance.management.commands.make_large_guideline import (  # noqa: PLC0415
         build_large_guideline,
@@ -31,6 +32,7 @@ def time_editor():
     user.save()
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
+    pass_second_factor(client, user)  # the editing pages ask for it
 
     chapter, page, size = max(
         (

@@ -12,6 +12,7 @@ FLOORS = {
     "overview": ("precomputed overview", 0.8, 20.0, False),
     "chapter": ("precomputed chapter", 0.8, 20.0, False),
     "overview, uncached": ("template-only overview", 0.5, None, False),
+    "overview through Varnish": ("overview as a static file (nginx)", 0.5, None, False),
     "search": ("template-only search", None, 100.0, True),
     "document timeline": ("template-only timeline", None, 100.0, False),
     "audit log, user and month": ("template-only audit log", None, 100.0, False),
@@ -144,6 +145,48 @@ def first_request_floor(first):
     }
 
 
+def never_stale_floor(front_cache):
+    """Each change to the measured document on the very next answer through Varnish, which held
+    the page before the change; another document's page kept there all along."""
+    changes = front_cache["changes"]
+    return {
+        "floor": "through the front cache, never stale: a change is on the next request",
+        "measured": f"{front_cache['stale']} stale of {changes} first requests after a change "
+        f"(a hit before the change {front_cache['hit_before']}, a miss after "
+        f"{front_cache['miss_after']}; another document's page still a hit "
+        f"{front_cache['kept_hits']})",
+        "met": changes > 0
+        and front_cache["stale"] == 0
+        and front_cache["hit_before"] == changes
+        and front_cache["kept_hits"] == changes,
+    }
+
+
+def front_cache_lines(front_cache):
+    if not front_cache:
+        return []
+    lines = [
+        "",
+        "## Never stale through the front cache",
+        "",
+        f"After the rounds, another process (`python -m bench.tasks retitle`) changed the title "
+        f"of the measured document {front_cache['changes']} times, each change committed as an "
+        "editor's save commits (the page cache's purge, then Varnish's by surrogate key). Before "
+        f"each change its overview ({front_cache['page']}) was requested through Varnish until "
+        "it was a hit; right after the change, the first request through Varnish was checked "
+        f"for the new title, and another document's overview ({front_cache['kept_page']}) for "
+        "still being a hit.",
+        "",
+        "| changes | stale answers | hit before the change | miss after | other page kept |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        f"| {front_cache['changes']} | {front_cache['stale']} | {front_cache['hit_before']} | "
+        f"{front_cache['miss_after']} | {front_cache['kept_hits']} |",
+    ]
+    if front_cache["stale_answers"]:
+        lines += ["", "Stale answers:", ""] + [f"- {a}" for a in front_cache["stale_answers"]]
+    return lines
+
+
 def first_request_lines(first):
     """The first request after a change, with and without the background re-render."""
     if not first:
@@ -234,20 +277,29 @@ def cpu_table(pages):
     """CPU milliseconds per request by process, where the run could read them."""
     if not all("cpu_ms_per_request" in entry for entry in pages.values()):
         return []
+    groups = {"server": "server", "postgresql": "PostgreSQL", "redis": "Redis"}
+    groups |= {
+        group: group
+        for group in next(iter(pages.values()))["cpu_ms_per_request"]
+        if group not in {*groups, "wrk"}
+    }
+    groups["wrk"] = "wrk"
     lines = [
         "",
         "CPU time per request (milliseconds, medians of the rounds), which moves less than "
         "requests per second with the load of the machine's neighbours: the server's processes "
-        "(gunicorn and its workers), PostgreSQL's, Redis's and wrk.",
+        "(gunicorn and its workers), PostgreSQL's, Redis's, the front cache's (varnishd and "
+        "nginx, each counted in every round) and wrk.",
         "",
-        "| scenario | server | PostgreSQL | Redis | wrk | total |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | " + " | ".join(groups.values()) + " | total |",
+        "| --- |" + " ---: |" * (len(groups) + 1),
     ]
     for name, entry in pages.items():
         used = entry["cpu_ms_per_request"]
         lines.append(
-            f"| {name} | {used['server']:.2f} | {used['postgresql']:.2f} | {used['redis']:.2f} | "
-            f"{used['wrk']:.2f} | {sum(used.values()):.2f} |"
+            f"| {name} | "
+            + " | ".join(f"{used.get(group, 0):.2f}" for group in groups)
+            + f" | {sum(used.values()):.2f} |"
         )
     return lines
 
@@ -269,6 +321,8 @@ def markdown(result):
         f"gunicorn {machine['gunicorn']}; {machine['wrk']}; Redis {machine['redis']}",
         f"- Database: {machine['database']}",
         f"- Server: {result['server']['description']}",
+        f"- Front cache: {result['server']['front_cache']} ({machine['varnish']}; "
+        f"{machine['nginx']})",
         f"- Load: {result['load']['description']}",
         "",
         "## Data set",
@@ -291,7 +345,9 @@ def markdown(result):
         f"{targets.get('overview_bytes', 0):,} bytes for the overview, "
         f"{targets.get('chapter_bytes', 0):,} for the chapter, and "
         f"{targets.get('uncached_mean_bytes', 0):,} (the mean of a sample) for the uncached "
-        "round, which requests every document in turn.",
+        "round, which requests every document in turn. The pages through Varnish are compared "
+        "with nginx serving the very bytes Varnish answered as static files "
+        f"({targets.get('api_detail_bytes', 0):,} bytes for the API detail).",
         "",
         "| scenario | req/s | p50 ms | p99 ms | errors | non-2xx/3xx | ceiling | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
@@ -305,6 +361,7 @@ def markdown(result):
         )
     lines += cpu_table(result["pages"])
     lines += uncached_breakdown(result["pages"])
+    lines += front_cache_lines(result.get("front_cache"))
     lines += first_request_lines(result.get("first_requests"))
     workflows = result["workflows"]
     imported, migration, verify = (

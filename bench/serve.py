@@ -15,13 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "benchmark-only-key-" + "b3nch" * 10
 
 
-def production_environment(database_url, redis_url):
+def production_environment(database_url, redis_url, front_cache_url=None):
     """The variables production sets, pointing at the benchmark's copy of the data set; without
-    redis_url, pages are cached in the database."""
+    redis_url, pages are cached in the database; with front_cache_url, a commit purges that
+    front cache too."""
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DEBUG", "DATABASE_URL", "REDIS_URL", "HTTPS", "LOG_LEVEL"}
+        if key
+        not in {"DEBUG", "DATABASE_URL", "REDIS_URL", "FRONT_CACHE_URL", "HTTPS", "LOG_LEVEL"}
     }
     environment.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
@@ -33,6 +35,8 @@ def production_environment(database_url, redis_url):
     )
     if redis_url:
         environment["REDIS_URL"] = redis_url
+    if front_cache_url:
+        environment["FRONT_CACHE_URL"] = front_cache_url
     return environment
 
 

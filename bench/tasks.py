@@ -8,6 +8,8 @@
     python -m bench.tasks forget-pages                             empty the page cache
     python -m bench.tasks change-documents --count N --skip N      commit a change to N documents
     python -m bench.tasks wait-for-worker                          wait for the background worker
+    python -m bench.tasks retitle --reference REF                  commit a change to a document's
+                                                                   title for each line read
 
 The database is the one DATABASE_URL names; each prints one JSON object on its last line.
 """
@@ -117,7 +119,7 @@ def prepare(arguments):
     auditor = _auditor()
     client = Client()
     client.force_login(auditor)
-    _pass_second_factor(client, auditor)
+    pass_second_factor(client, auditor)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
 
     paths = [
@@ -134,6 +136,7 @@ def prepare(arguments):
         },
         "overview": reverse("guidance:overview", args=[reference.lower()]),
         "chapter": reverse("guidance:chapter", args=[reference.lower(), chapter.slug]),
+        "api_detail": reverse("api:guidance", args=[reference]),
         "former_reference": reverse("guidance:overview", args=[former.lower()]) if former else "",
         "search": reverse("guidance:list") + f"?q={word}",
         "search_matches": documents.search(word).count(),
@@ -157,7 +160,7 @@ def _auditor():
     return user
 
 
-def _pass_second_factor(client, user):
+def pass_second_factor(client, user):
     """Mark the session past the second factor, as django-otp's login() does."""
     from django_otp import DEVICE_ID_SESSION_KEY  # noqa: PLC0415
     from django_otp.plugins.otp_static.models import StaticDevice  # noqa: PLC0415
@@ -304,6 +307,27 @@ def change_documents(arguments):
     }
 
 
+def retitle(arguments):
+    """Commit a change to one document's title, as an editor saves it, for each line read from
+    standard input; print each new title as soon as it has committed (the commit's purges made)."""
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+
+    from guidance.history import recording  # noqa: PLC0415
+    from guidance.models import Guidance  # noqa: PLC0415
+
+    editor = get_user_model().objects.exclude(username="system").order_by("pk").first()
+    document = Guidance.objects.documents().get(reference=arguments.reference)
+    title = document.title
+    changes = 0
+    for _ in sys.stdin:
+        changes += 1
+        with recording(user=editor, reason="Corrected the title"):
+            document.title = f"{title} (correction {changes})"
+            document.save(update_fields=["title"])
+        print(json.dumps({"title": document.title}), flush=True)
+    return {"changes": changes}
+
+
 def wait_for_worker(arguments):
     """Wait until the background worker has run every task that is due; say how long it took."""
     from django_tasks_db.models import DBTaskResult  # noqa: PLC0415
@@ -330,6 +354,8 @@ def main():
     change_parser.add_argument("--skip", type=int, default=0)
     wait_parser = commands.add_parser("wait-for-worker")
     wait_parser.add_argument("--timeout", type=int, default=300)
+    retitle_parser = commands.add_parser("retitle")
+    retitle_parser.add_argument("--reference", required=True)
     workflow_parser = commands.add_parser("workflows")
     workflow_parser.add_argument("--import-copies", type=int, default=100)
     workflow_parser.add_argument("--migrate", type=int, default=1000)
@@ -347,6 +373,7 @@ def main():
         "forget-pages": forget_pages,
         "change-documents": change_documents,
         "wait-for-worker": wait_for_worker,
+        "retitle": retitle,
     }
     result = commands[arguments.command](arguments)
     print(json.dumps(result, default=str))

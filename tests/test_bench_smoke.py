@@ -1,17 +1,20 @@
 """The benchmark's data set, made small: shaped like real guidance, with real chained history."""
 
 import io
+import shutil
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from bench import cpu
+from bench import cpu, frontcache
 from bench.database import fingerprint
 from bench.generate import generate, history_row_count
 from bench.load import parse
+from bench.report import never_stale_floor
 from guidance import ledger
 from guidance.models import (
     Block,
@@ -151,3 +154,38 @@ def test_the_cpu_a_server_process_group_uses_is_counted_per_request():
     assert set(used) == {"server", "postgresql", "redis", "wrk"}
     # Summing 20 million numbers takes well over 100 ms on any machine; shared by 10 requests.
     assert used["server"] > 10
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="needs Debian's nginx-light")
+def test_the_static_ceiling_serves_the_captured_bytes_with_their_content_type():
+    page = "<!doctype html><title>Venoplasty – überblick</title>\n".encode()
+    api = b'{"reference": "HTG970"}'
+    files = {
+        "overview": (page, "text/html; charset=utf-8"),
+        "api-detail": (api, "application/json"),
+    }
+    with frontcache.nginx(files) as (url, _):
+        for name, (body, content_type) in files.items():
+            with urllib.request.urlopen(f"{url}/{name}", timeout=10) as response:
+                assert response.read() == body
+                assert response.headers["Content-Type"] == content_type
+
+
+def test_the_never_stale_floor_fails_on_a_stale_answer_or_a_page_the_purge_took_too():
+    fresh = {"changes": 20, "stale": 0, "hit_before": 20, "miss_after": 20, "kept_hits": 20}
+    assert never_stale_floor(fresh)["met"]
+    assert not never_stale_floor(fresh | {"stale": 1})["met"]
+    assert not never_stale_floor(fresh | {"kept_hits": 19})["met"]
+    # A page not held before the change could not have been stale: that proves nothing.
+    assert not never_stale_floor(fresh | {"hit_before": 0})["met"]
+    assert not never_stale_floor(fresh | {"changes": 0, "hit_before": 0, "kept_hits": 0})["met"]
+
+
+def test_the_bench_says_how_to_install_what_the_front_cache_rounds_need(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "nginx" else f"/x/{name}")
+    monkeypatch.setattr(frontcache, "xkey_installed", lambda: True)
+    monkeypatch.setattr(frontcache.os, "geteuid", lambda: 1000)
+    with pytest.raises(
+        SystemExit, match="nginx.*sudo apt-get install varnish varnish-modules nginx-light"
+    ):
+        frontcache.ensure_installed()

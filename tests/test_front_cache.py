@@ -2,16 +2,22 @@
 the next request through it, because the commit purges their surrogate keys; nothing private
 is ever kept there."""
 
+import shutil
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
+from bench.frontcache import varnish
 from guidance.history import recording
 from guidance.models import Guidance
 from tests.factories import make_document
-from tests.varnish_server import needs_varnish, varnish
 
+needs_varnish = pytest.mark.skipif(
+    shutil.which("varnishd") is None,
+    reason="needs Debian's varnish and varnish-modules (xkey): apt-get install varnish "
+    "varnish-modules",
+)
 pytestmark = [needs_varnish, pytest.mark.django_db(transaction=True)]
 
 
@@ -23,7 +29,7 @@ def get(url):
 @pytest.fixture
 def front(live_server, settings):
     address = urlsplit(live_server.url)
-    with varnish(address.hostname, address.port) as url:
+    with varnish(address.hostname, address.port) as (url, _):
         settings.FRONT_CACHE_URLS = [url]
         yield url
 

@@ -21,7 +21,7 @@ from . import tokens
 from .rerender import render_pages
 
 # Sent with keys=, the surrogate keys whose pages a change altered: connect a front cache's
-# purger to it (for Varnish with xkey, a PURGE request with an "xkey-purge: <keys>" header).
+# purger to it (for Varnish with xkey, a PURGE request with an "xkey: <keys>" header: front_cache).
 pages_purged = Signal()
 
 RETRY_AFTER = datetime.timedelta(seconds=5)
