@@ -39,7 +39,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## Measure (bench/METHOD.md); history is signed with the development key, as with make run.
 bench: $(STAMP)
+	$(BIN)/python manage.py make_signing_key
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## Re-resolve the pinned dependencies after editing pyproject.toml.
