@@ -117,7 +117,7 @@ def prepare(arguments):
     auditor = _auditor()
     client = Client()
     client.force_login(auditor)
-    _pass_second_factor(client, auditor)
+    pass_second_factor(client, auditor)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
 
     paths = [
@@ -157,7 +157,7 @@ def _auditor():
     return user
 
 
-def _pass_second_factor(client, user):
+def pass_second_factor(client, user):
     """Mark the session past the second factor, as django-otp's login() does."""
     from django_otp import DEVICE_ID_SESSION_KEY  # noqa: PLC0415
     from django_otp.plugins.otp_static.models import StaticDevice  # noqa: PLC0415
