@@ -302,7 +302,9 @@ def main():
             result["first_requests"] = first_requests_after_changes(
                 base, environment, arguments, store.work_url, redis_url
             )
-            result["mixed_load"] = mixed_load_round(base, arguments, store.work_url, redis_url)
+            result["mixed_load"] = mixed_load_round(
+                base, arguments, store.work_url, redis_url, server_pid
+            )
         result["load"] = {
             "rounds": arguments.rounds,
             "description": f"wrk -t{arguments.threads} -c{arguments.connections} "
@@ -376,14 +378,15 @@ def first_requests_after_changes(base, environment, arguments, database_url, red
     }
 
 
-def mixed_load_round(base, arguments, database_url, redis_url):
+def mixed_load_round(base, arguments, database_url, redis_url, server_pid):
     """Readers, searchers, sign-ins and editors' saves from every connection at once; then
     whether the history still verifies after the concurrent saves."""
     prepared = task(
         "prepare-mixed", database_url, redis_url, "--clients", str(arguments.connections)
     )
     log(f"mixed load: {arguments.connections} connections for {arguments.mixed_duration} s")
-    measured = mixed.run(base, prepared, arguments.mixed_duration)
+    meter = cpu.Meter(server_pid) if cpu.available() else None
+    measured = mixed.run(base, prepared, arguments.mixed_duration, meter=meter)
     total = measured["total"]
     log(
         f"mixed load: {total['requests_per_second']} req/s, "

@@ -256,8 +256,9 @@ def timed(connection, tally, kind, action):
     tally.add(kind, elapsed, connection.client.requests - before, error)
 
 
-def run(base, prepared, seconds, seed=1):
-    """Sign every connection in, then run the mix for `seconds`; return the figures."""
+def run(base, prepared, seconds, seed=1, meter=None):
+    """Sign every connection in, then run the mix for `seconds`; return the figures, with the
+    CPU time per operation by process if given a bench.cpu.Meter of the server."""
     pages = {key: value for key, value in prepared.items() if key != "clients"}
     connections = [
         Connection(base, work, pages, seed + number)
@@ -273,6 +274,8 @@ def run(base, prepared, seconds, seed=1):
         clock["deadline"] = clock["started"] + seconds
         clock["load_before"] = os.getloadavg()
         clock["client_cpu"] = time.process_time()
+        if meter:
+            meter.start()
 
     ready = threading.Barrier(len(connections), action=start_clock)
 
@@ -294,7 +297,11 @@ def run(base, prepared, seconds, seed=1):
     signed_in = clock["started"] - clock["signing_in"]
     load_before = clock["load_before"]
     rows = {kind: figures(during.kinds[kind], elapsed) for kind in MIX if kind in during.kinds}
+    operations = sum(row["operations"] for row in rows.values())
+    cpu_ms = meter.per_request(operations) if meter else None
     return {
+        # The clients are threads of this process, not wrk: their time is client_cpu_seconds.
+        "cpu_ms_per_operation": cpu_ms and {k: v for k, v in cpu_ms.items() if k != "wrk"},
         "connections": len(connections),
         "seconds": round(elapsed, 1),
         "mix_per_1000": MIX,

@@ -234,6 +234,13 @@ def mixed_load_lines(mixed):
         f"The clients themselves (one process, a thread per connection) used "
         f"{mixed['client_cpu_seconds']} s of CPU during the round.",
     ]
+    if used := mixed.get("cpu_ms_per_operation"):
+        lines[-1] += (
+            f" CPU per operation of the round, which moves less than its rate with the load of "
+            f"the machine's neighbours: {sum(used.values()):.1f} ms ("
+            + ", ".join(f"{group} {ms:.1f}" for group, ms in used.items())
+            + ")."
+        )
     if mixed["sign_ins_put_off"]:
         lines += [
             "",
