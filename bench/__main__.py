@@ -26,7 +26,7 @@ import urllib.request
 
 import redis
 
-from . import cpu, first_requests, frontcache, load, report
+from . import cpu, first_requests, frontcache, load, mixed, report
 from .database import OUT, ROOT, Store, fingerprint
 from .serve import background_worker, collect_static, free_port, gunicorn, production_environment
 
@@ -242,6 +242,12 @@ def main():
         default=20,
         help="changes to the measured document, each checked on the next request through Varnish",
     )
+    parser.add_argument(
+        "--mixed-duration",
+        type=int,
+        default=20,
+        help="seconds of the mixed load round (public pages, search, sign-ins, admin saves)",
+    )
     parser.add_argument("--regenerate", action="store_true", help="do not reuse the data set")
     parser.add_argument(
         "--no-commit-report",
@@ -362,6 +368,9 @@ def main():
             result["first_requests"] = first_requests_after_changes(
                 base, environment, arguments, store.work_url, redis_url, front_cache_url
             )
+            result["mixed_load"] = mixed_load_round(
+                base, arguments, store.work_url, redis_url, server_pid
+            )
         result["load"] = {
             "rounds": arguments.rounds,
             "description": f"wrk -t{arguments.threads} -c{arguments.connections} "
@@ -394,6 +403,7 @@ def main():
     result["floors"] = report.floors(result["pages"], result["workflows"], generation, store.vendor)
     result["floors"].append(report.first_request_floor(result["first_requests"]))
     result["floors"].append(report.never_stale_floor(result["front_cache"]))
+    result["floors"] += report.mixed_load_floors(result["mixed_load"])
     result["floors"].append(report.whole_run(result))
     result["finished"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     result["notes"] = notes
@@ -501,6 +511,24 @@ def first_requests_after_changes(
         "changes_seconds": changed["seconds"],
         "render_wait_seconds": rendered["seconds"],
     }
+
+
+def mixed_load_round(base, arguments, database_url, redis_url, server_pid):
+    """Readers, searchers, sign-ins and editors' saves from every connection at once; then
+    whether the history still verifies after the concurrent saves."""
+    prepared = task(
+        "prepare-mixed", database_url, redis_url, "--clients", str(arguments.connections)
+    )
+    log(f"mixed load: {arguments.connections} connections for {arguments.mixed_duration} s")
+    meter = cpu.Meter(server_pid) if cpu.available() else None
+    measured = mixed.run(base, prepared, arguments.mixed_duration, meter=meter)
+    total = measured["total"]
+    log(
+        f"mixed load: {total['requests_per_second']} req/s, "
+        f"{total['errors'] + measured['sign_in_before']['errors']} errors; verifying the history"
+    )
+    measured["history"] = task("verify-history", database_url, redis_url)
+    return measured
 
 
 def settle():

@@ -65,17 +65,23 @@ def time_editor():
     }
 
 
-class _FormFields(HTMLParser):
-    """The fields of a page's form with the values a browser would send unchanged."""
+class _Forms(HTMLParser):
+    """The fields of each form of a page with the values a browser would send unchanged."""
 
     def __init__(self):
         super().__init__()
-        self.data, self._textarea, self._select, self._first_option = {}, None, None, None
+        self.forms, self._textarea, self._select, self._first_option = [], None, None, None
+
+    @property
+    def data(self):
+        return self.forms[-1] if self.forms else {}
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         name = attrs.get("name")
-        if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
+        if tag == "form":
+            self.forms.append({})
+        elif tag == "input" and name and attrs.get("type") not in ("submit", "button"):
             if attrs.get("type") in ("checkbox", "radio"):
                 if "checked" in attrs:
                     self.data[name] = attrs.get("value", "on")
@@ -105,8 +111,14 @@ class _FormFields(HTMLParser):
             )
 
 
+def form_with(html, field):
+    """The data of the page's first form that has a field named field, as a browser sends it
+    unchanged; None if no form has it."""
+    parser = _Forms()
+    parser.feed(html)
+    return next((form for form in parser.forms if field in form), None)
+
+
 def _page_data(response):
     """The chapter page's form data as the browser would send it."""
-    parser = _FormFields()
-    parser.feed(response.content.decode())
-    return parser.data
+    return form_with(response.content.decode(), "change_reason")

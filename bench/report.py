@@ -217,6 +217,93 @@ def first_request_lines(first):
     return lines
 
 
+def mixed_load_errors(mixed):
+    return mixed["total"]["errors"] + mixed["sign_in_before"]["errors"]
+
+
+def mixed_load_floors(mixed):
+    history = mixed["history"]
+    return [
+        {
+            "floor": f"mixed load at {mixed['connections']} connections: zero errors",
+            "measured": f"{mixed_load_errors(mixed)} errors in "
+            f"{mixed['total']['operations'] + mixed['sign_in_before']['operations']:,} "
+            f"operations ({mixed['total']['requests'] + mixed['sign_in_before']['requests']:,} "
+            "requests)",
+            "met": mixed_load_errors(mixed) == 0 and mixed["total"]["operations"] > 0,
+        },
+        {
+            "floor": "history verifies after the mixed load's concurrent saves",
+            "measured": f"{'verified' if history['verified'] else 'did not verify'}: "
+            f"{history['history_rows']:,} rows in {history['seconds']} s",
+            "met": history["verified"],
+        },
+    ]
+
+
+def mixed_load_lines(mixed):
+    """Per kind of operation of the mixed load round, its total, and its errors if any."""
+    if not mixed:
+        return []
+    total = mixed["total"]
+    lines = [
+        "",
+        "## Mixed load",
+        "",
+        f"{mixed['connections']} connections, each a client with its own keep-alive connection "
+        f"and cookies, for {mixed['seconds']} s (load average {mixed['load_average']['before']} "
+        f"before, {mixed['load_average']['after']} after): public pages, searches, sign-ins "
+        "through both steps and editors' saves through the admin's forms, each connection "
+        "saving its own draft edition. An operation is one or more requests, and each must "
+        "answer with the status its step expects: a sign-in is five requests (the form, the "
+        "password, the second step's form, the code, the admin's start page), a save two (the "
+        "form, the save). Times are per operation.",
+        "",
+        "| operation | count | requests | per s | p50 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rows = {mixed["sign_in_before"]["name"]: mixed["sign_in_before"]} | mixed["kinds"]
+    for name, row in rows.items():
+        lines.append(
+            f"| {name} | {row['operations']:,} | {row['requests']:,} | {row['per_second']} | "
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |"
+        )
+    lines.append(
+        f"| **round** | {total['operations']:,} | {total['requests']:,} | "
+        f"{total['requests_per_second']} requests | | | {total['errors']} |"
+    )
+    lines += [
+        "",
+        f"The clients themselves (one process, a thread per connection) used "
+        f"{mixed['client_cpu_seconds']} s of CPU during the round.",
+    ]
+    if used := mixed.get("cpu_ms_per_operation"):
+        lines[-1] += (
+            f" CPU per operation of the round, which moves less than its rate with the load of "
+            f"the machine's neighbours: {sum(used.values()):.1f} ms ("
+            + ", ".join(f"{group} {ms:.1f}" for group, ms in used.items())
+            + ")."
+        )
+    if mixed["sign_ins_put_off"]:
+        lines += [
+            "",
+            f"{mixed['sign_ins_put_off']} sign-ins were put off: every account of their "
+            "connection had given its code in that time step, which django-otp accepts once.",
+        ]
+    if mixed["error_examples"]:
+        lines += ["", "Errors (the first ten):", ""]
+        lines += [f"- {example}" for example in mixed["error_examples"]]
+    history = mixed["history"]
+    lines += [
+        "",
+        f"`verify_history` after the round: {'verified' if history['verified'] else 'FAILED'}, "
+        f"{history['history_rows']:,} rows in {history['seconds']} s.",
+    ]
+    if not history["verified"]:
+        lines += ["", "```", *history["output"], "```"]
+    return lines
+
+
 def whole_run(result):
     """The floor on the whole run; a run that reused the data set adds its generation time."""
     generation, seconds = result["data_set"], result["seconds"]
@@ -363,6 +450,7 @@ def markdown(result):
     lines += uncached_breakdown(result["pages"])
     lines += front_cache_lines(result.get("front_cache"))
     lines += first_request_lines(result.get("first_requests"))
+    lines += mixed_load_lines(result.get("mixed_load"))
     workflows = result["workflows"]
     imported, migration, verify = (
         workflows["import"],

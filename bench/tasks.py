@@ -10,6 +10,10 @@
     python -m bench.tasks wait-for-worker                          wait for the background worker
     python -m bench.tasks retitle --reference REF                  commit a change to a document's
                                                                    title for each line read
+    python -m bench.tasks prepare-mixed --clients N                editors, their authenticators
+                                                                   and draft editions, and the
+                                                                   pages of the mixed load round
+    python -m bench.tasks verify-history                           verify the history, timed
 
 The database is the one DATABASE_URL names; each prints one JSON object on its last line.
 """
@@ -340,6 +344,116 @@ def wait_for_worker(arguments):
     return {"seconds": round(time.perf_counter() - started, 1)}
 
 
+MIXED_PASSWORD = "mixed-load bench password, not a real one"
+
+
+def prepare_mixed(arguments):
+    """What the mixed load round needs: for each of its connections some editors, each with one
+    authenticator (a TOTP code is accepted once per device and time step, and a second device
+    of the same user would count the other's codes as failures), a draft edition of a published
+    document of its own (its saves never meet another connection's) with a chapter that has a
+    paragraph on its first page, and the public pages the round reads."""
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+    from django.contrib.auth.hashers import make_password  # noqa: PLC0415
+    from django.contrib.auth.models import Group  # noqa: PLC0415
+    from django.urls import reverse  # noqa: PLC0415
+    from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: PLC0415
+
+    from guidance import editions  # noqa: PLC0415
+    from guidance.editorial.services import chapter_parts  # noqa: PLC0415
+    from guidance.history import recording, system_user  # noqa: PLC0415
+    from guidance.models import (  # noqa: PLC0415
+        Block,
+        Guidance,
+        GuidanceStatus,
+        Relation,
+        RelationType,
+    )
+
+    # One hash for every account: hashing is slow on purpose, and each sign-in pays it anyway.
+    password = make_password(MIXED_PASSWORD)
+    editors = Group.objects.get(name="Editors")
+    # IPGs are left to the bulk migration the workflows time afterwards.
+    candidates = iter(
+        Guidance.objects.documents()
+        .filter(status=GuidanceStatus.PUBLISHED)
+        .exclude(programme__code="IPG")
+        .order_by("-reference")[: arguments.clients * 4 + 20]
+    )
+    clients = []
+    with recording(user=system_user(), reason="Benchmark: editors for the mixed load round"):
+        for number in range(arguments.clients):
+            accounts = []
+            for index in range(arguments.accounts_per_client):
+                user, _ = get_user_model().objects.update_or_create(
+                    username=f"bench-mixed-{number:03d}-{index}",
+                    defaults={"password": password, "is_staff": True, "is_active": True},
+                )
+                user.groups.set([editors])
+                TOTPDevice.objects.filter(user=user).delete()
+                device = TOTPDevice.objects.create(user=user, name="Benchmark authenticator")
+                accounts.append(
+                    {
+                        "username": user.username,
+                        "password": MIXED_PASSWORD,
+                        "key": device.key,
+                        "step": device.step,
+                        "digits": device.digits,
+                    }
+                )
+            clients.append({"accounts": accounts})
+    for client in clients:
+        editor = get_user_model().objects.get(username=client["accounts"][0]["username"])
+        for document in candidates:
+            chapter = next(
+                (
+                    chapter
+                    for chapter in document.chapters.order_by("position")
+                    if any(b.kind == Block.Kind.PARAGRAPH for b in chapter_parts(chapter)[0])
+                ),
+                None,
+            )
+            if chapter is None:
+                continue
+            edition = editions.start_edition(
+                document=document, user=editor, reason="Benchmark: a draft edition to edit"
+            )
+            client["edition"] = edition.pk
+            client["chapter"] = edition.chapters.get(key=chapter.key).pk
+            client["reference"] = document.reference
+            break
+        else:
+            raise SystemExit("Too few published documents with a paragraph for every connection")
+
+    # Published, not withdrawn: a withdrawn document's chapters lead to its overview.
+    documents = Guidance.objects.documents().filter(status=GuidanceStatus.PUBLISHED)
+    sample = list(documents.order_by("?").values_list("reference", "title")[:300])
+    chapters = [
+        reverse("guidance:chapter", args=[reference.lower(), slug])
+        for reference, slug in documents.filter(
+            reference__in=[reference for reference, _ in sample[:100]]
+        ).values_list("reference", "chapters__slug")
+        if slug
+    ]
+    former = Relation.objects.filter(type=RelationType.MIGRATED_TO).values_list(
+        "source__reference", flat=True
+    )[:50]
+    return {
+        "clients": clients,
+        "overviews": [reverse("guidance:overview", args=[ref.lower()]) for ref, _ in sample],
+        "chapters": chapters,
+        "former_references": [reverse("guidance:overview", args=[ref.lower()]) for ref in former],
+        "feed": reverse("guidance:feed"),
+        "sitemap": reverse("guidance:sitemap"),
+        "search": reverse("guidance:list"),
+        "titles": [title for _, title in sample],
+    }
+
+
+def verify_history(arguments):
+    return time_verify_history()
+
+
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.tasks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -356,6 +470,10 @@ def main():
     wait_parser.add_argument("--timeout", type=int, default=300)
     retitle_parser = commands.add_parser("retitle")
     retitle_parser.add_argument("--reference", required=True)
+    mixed_parser = commands.add_parser("prepare-mixed")
+    mixed_parser.add_argument("--clients", type=int, default=32)
+    mixed_parser.add_argument("--accounts-per-client", type=int, default=3)
+    commands.add_parser("verify-history")
     workflow_parser = commands.add_parser("workflows")
     workflow_parser.add_argument("--import-copies", type=int, default=100)
     workflow_parser.add_argument("--migrate", type=int, default=1000)
@@ -374,6 +492,8 @@ def main():
         "change-documents": change_documents,
         "wait-for-worker": wait_for_worker,
         "retitle": retitle,
+        "prepare-mixed": prepare_mixed,
+        "verify-history": verify_history,
     }
     result = commands[arguments.command](arguments)
     print(json.dumps(result, default=str))

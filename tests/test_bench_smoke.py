@@ -1,20 +1,23 @@
 """The benchmark's data set, made small: shaped like real guidance, with real chained history."""
 
+import argparse
 import io
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from bench import cpu, frontcache
+from bench import cpu, frontcache, mixed
 from bench.database import fingerprint
 from bench.generate import generate, history_row_count
 from bench.load import parse
-from bench.report import never_stale_floor
+from bench.report import mixed_load_floors, never_stale_floor
+from bench.tasks import prepare_mixed
 from guidance import ledger
 from guidance.models import (
     Block,
@@ -189,3 +192,47 @@ def test_the_bench_says_how_to_install_what_the_front_cache_rounds_need(monkeypa
         SystemExit, match="nginx.*sudo apt-get install varnish varnish-modules nginx-light"
     ):
         frontcache.ensure_installed()
+
+
+@pytest.mark.second_factor
+def test_each_operation_of_the_mixed_load_answers_as_expected(live_server):
+    generate(documents=30, history_rows=3000, log=lambda line: None)
+    prepared = prepare_mixed(argparse.Namespace(clients=1, accounts_per_client=2))
+    pages = {key: value for key, value in prepared.items() if key != "clients"}
+    connection = mixed.Connection(live_server.url, prepared["clients"][0], pages, seed=1)
+
+    assert connection.sign_in()
+    for kind in mixed.MIX:
+        # Twice: a save puts its change back the second time.
+        for _ in range(2):
+            connection.operation(kind)
+
+    output = io.StringIO()
+    call_command("verify_history", stdout=output)
+    assert "no problems found" in output.getvalue()
+
+
+def test_a_connection_puts_a_sign_in_off_when_each_of_its_codes_served_this_step():
+    work = {
+        "accounts": [{"username": f"editor-{n}", "step": 30} for n in range(2)],
+        "edition": 1,
+        "chapter": 1,
+    }
+    connection = mixed.Connection("http://127.0.0.1:9", work, {}, seed=1)
+    connection.last_step = {f"editor-{n}": int(time.time()) // 30 + 1 for n in range(2)}
+    assert connection.sign_in() is False
+    assert connection.client.requests == 0
+
+
+def test_the_mixed_load_floor_is_met_only_without_errors():
+    def round_with(errors, verified=True):
+        return {
+            "connections": 32,
+            "total": {"operations": 100, "requests": 150, "errors": errors},
+            "sign_in_before": {"operations": 32, "requests": 160, "errors": 0},
+            "history": {"verified": verified, "history_rows": 10, "seconds": 0.1},
+        }
+
+    assert [floor["met"] for floor in mixed_load_floors(round_with(0))] == [True, True]
+    assert [floor["met"] for floor in mixed_load_floors(round_with(1))] == [False, True]
+    assert [floor["met"] for floor in mixed_load_floors(round_with(0, False))] == [True, False]
