@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from bench import cpu, frontcache, mixed
+from bench import cpu, first_requests, frontcache, mixed
 from bench.database import fingerprint
 from bench.generate import generate, history_row_count
 from bench.load import parse
@@ -29,6 +29,7 @@ from guidance.models import (
     RelationType,
     UpdateEntry,
 )
+from tests.factories import make_document
 
 pytestmark = pytest.mark.django_db
 
@@ -236,3 +237,15 @@ def test_the_mixed_load_floor_is_met_only_without_errors():
     assert [floor["met"] for floor in mixed_load_floors(round_with(0))] == [True, True]
     assert [floor["met"] for floor in mixed_load_floors(round_with(1))] == [False, True]
     assert [floor["met"] for floor in mixed_load_floors(round_with(0, False))] == [True, False]
+
+
+def test_the_first_requests_round_requests_each_page_once_and_counts_what_was_not_found(
+    live_server,
+):
+    make_document("HTG970")
+    paths = ["/guidance/htg970/", "/guidance/htg970/chapter/1-recommendations/"] * 3
+    paths += ["/guidance/htg971/"]
+    measured = first_requests.request_each_once(live_server.url, paths, connections=4)
+    assert measured["requests"] == 7
+    assert measured["bad_status"] == 1
+    assert 0 < measured["p50_ms"] <= measured["p99_ms"] <= measured["max_ms"]
