@@ -27,9 +27,15 @@ run: $(STAMP)
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-## The whole suite, on SQLite or on the database DATABASE_URL names.
+## The whole suite, on SQLite or on the database DATABASE_URL names, in TEST_WORKERS processes:
+## first the tests that do not commit, shared out test by test, then those that do, a module at
+## a time (one Chromium a module; tests/conftest.py says why they run apart). Exit status 5 is
+## a run that PYTEST_ARGS left with no tests.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) --dist worksteal -m "not commits" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PYTEST) --dist loadfile -m commits $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

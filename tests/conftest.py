@@ -46,6 +46,23 @@ def force_login_passes_the_second_factor(request, monkeypatch):
     monkeypatch.setattr(Client, "force_login", force_login_and_verify)
 
 
+def commits(item):
+    """Whether a test commits: pytest-django empties the database after it, and so runs such
+    tests after the others that use the database."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", [])
+    marked = marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
+    return bool(marked) or "transactional_db" in fixtures or "live_server" in fixtures
+
+
+def pytest_itemcollected(item):
+    """Mark the tests that commit: `make test` runs them in a second run of their own, in
+    parallel, as pytest-django runs them last in a single process (their flush empties the
+    tables the data migrations filled, which the other tests read)."""
+    if commits(item):
+        item.add_marker(pytest.mark.commits)
+
+
 @pytest.fixture
 def as_editor(django_user_model):
     """A context in which tests may write tracked models, as an editor with a reason."""

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import F
 
 from bench import cpu, first_requests, frontcache, mixed
@@ -34,9 +35,13 @@ from tests.factories import make_document
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def data_set():
-    return generate(documents=30, history_rows=3000, log=lambda line: None)
+@pytest.fixture(scope="module")
+def data_set(django_db_setup, django_db_blocker):
+    """Made once for the module; each test's own changes are still rolled back after it, and
+    the data set after the module's last test."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield generate(documents=30, history_rows=3000, log=lambda line: None)
+        transaction.set_rollback(True)
 
 
 def test_the_data_set_has_the_documents_and_history_asked_for(data_set):

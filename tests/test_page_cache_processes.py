@@ -5,6 +5,7 @@ the database's cache table without Redis, and Redis."""
 
 import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -41,31 +42,7 @@ def manage(environment, *arguments):
     )
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """A database of the test's own, migrated, with the samples: PostgreSQL when the suite runs
-    on it, else an SQLite file."""
-    if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'served.sqlite3'}"
-        return
-    settings = connection.settings_dict
-    name = f"{settings['NAME']}_processes"
-    server = {
-        "host": settings["HOST"],
-        "port": settings["PORT"] or 5432,
-        "user": settings["USER"],
-        "dbname": "postgres",
-    }
-    with psycopg.connect(**server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgres://{settings['USER']}@{settings['HOST']}:{server['port']}/{name}"
-    with psycopg.connect(**server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["database cache", "redis"])
-def environment(request, database_url):
+def base_environment(database_url):
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -76,10 +53,78 @@ def environment(request, database_url):
         DATABASE_URL=database_url,
         SECRET_KEY="processes-test-key-" + "x" * 40,
     )
-    if request.param == "redis":
-        environment["REDIS_URL"] = own_redis(request).url
+    return environment
+
+
+def postgres_server_settings():
+    settings = connection.settings_dict
+    return settings, {
+        "host": settings["HOST"],
+        "port": settings["PORT"] or 5432,
+        "user": settings["USER"],
+        "dbname": "postgres",
+    }
+
+
+def postgres_url(name):
+    settings, server = postgres_server_settings()
+    return f"postgres://{settings['USER']}@{settings['HOST']}:{server['port']}/{name}"
+
+
+@pytest.fixture(scope="module")
+def migrated_database(tmp_path_factory):
+    """Migrated, with the samples, once for the module: each test serves a copy of its own.
+
+    Its name on PostgreSQL, else the path of its SQLite file."""
+    if connection.vendor != "postgresql":
+        path = tmp_path_factory.mktemp("migrated") / "migrated.sqlite3"
+        environment = base_environment(f"sqlite:///{path}")
+        manage(environment, "migrate", "--noinput")
+        manage(environment, "load_samples")
+        yield path
+        return
+    settings, server = postgres_server_settings()
+    name = f"{settings['NAME']}_processes_template"
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    environment = base_environment(postgres_url(name))
     manage(environment, "migrate", "--noinput")
     manage(environment, "load_samples")
+    yield name
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(tmp_path, migrated_database):
+    """A database of the test's own, migrated, with the samples: PostgreSQL when the suite runs
+    on it, else an SQLite file."""
+    if connection.vendor != "postgresql":
+        path = tmp_path / "served.sqlite3"
+        # SQLite's own copy: the template's last writes may still be in its write-ahead log.
+        with (
+            contextlib.closing(sqlite3.connect(migrated_database)) as source,
+            contextlib.closing(sqlite3.connect(path)) as copy,
+        ):
+            source.backup(copy)
+        yield f"sqlite:///{path}"
+        return
+    settings, server = postgres_server_settings()
+    name = f"{settings['NAME']}_processes"
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_database}"')
+    yield postgres_url(name)
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["database cache", "redis"])
+def environment(request, database_url):
+    environment = base_environment(database_url)
+    if request.param == "redis":
+        environment["REDIS_URL"] = own_redis(request).url
     return environment
 
 
