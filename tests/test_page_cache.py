@@ -29,6 +29,26 @@ def test_a_cached_page_is_served_without_any_query(client, django_assert_num_que
     assert response.status_code == 200
 
 
+def test_a_query_string_does_not_make_a_document_page_render_again(
+    client, django_assert_num_queries
+):
+    make_document("HTG501")
+    client.get("/guidance/htg501/pdf/")
+    for page in ("/guidance/htg501/pdf/", "/guidance/htg501/"):
+        client.get(page)
+        for query in ("?x=1", "?x=2&utm_source=mail", "?page=99999999999999999999"):
+            with django_assert_num_queries(0):
+                response = client.get(page + query)
+            assert response.status_code == 200
+
+
+def test_the_list_is_cached_for_each_query_it_reads(client):
+    make_document("HTG501", title="Venoplasty")
+    make_document("HTG502", title="Stents")
+    assert "Stents" not in client.get("/guidance/?q=venoplasty").content.decode()
+    assert "Venoplasty" not in client.get("/guidance/?q=stents").content.decode()
+
+
 def test_an_edit_shows_at_once(client, as_editor, django_capture_on_commit_callbacks):
     guidance = make_document("HTG501", title="Old title")
     assert "Old title" in client.get("/guidance/htg501/").content.decode()

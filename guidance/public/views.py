@@ -161,7 +161,7 @@ def whole_document_context(record):
 
 
 @require_safe
-@cached_page
+@cached_page(reads_query=False)
 def overview(request, reference):
     record, requested = public_record(reference)
     if response := canonical_redirect(request, record, requested, record.get_absolute_url()):
@@ -170,7 +170,7 @@ def overview(request, reference):
 
 
 @require_safe
-@cached_page
+@cached_page(reads_query=False)
 def chapter(request, reference, slug):
     record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
@@ -200,7 +200,7 @@ def update_information(request, record, requested):
 
 
 @require_safe
-@cached_page
+@cached_page(reads_query=False)
 def whole_document(request, reference):
     record, requested = public_record(reference)
     if record.status_enum.is_withdrawn or record.is_stub:
@@ -212,7 +212,7 @@ def whole_document(request, reference):
 
 
 @require_safe
-@cached_page
+@cached_page(reads_query=False)
 def history(request, reference):
     record, requested = public_record(reference)
     url = record.get_history_url()
@@ -238,7 +238,7 @@ def site_origin(request):
 
 
 @require_safe
-@cached_page
+@cached_page(reads_query=False)
 def print_stylesheet(request):
     """The print stylesheet that needs the site's address: links print with their full address."""
     css = render_to_string("print_links.css", {"origin": site_origin(request)})
@@ -246,7 +246,7 @@ def print_stylesheet(request):
 
 
 @require_safe
-@cached_page
+@cached_page(reads_query=False)
 def guidance_pdf(request, reference):
     """The whole document as a PDF; the page cache keeps it until the document changes."""
     record, requested = public_record(reference)

@@ -2,7 +2,8 @@
 
 A view marked with cached_page is cached. Its key is made from the date (the 'Your
 responsibility' wording in force can change at midnight without any edit) and the path with its
-query; the feed and the sitemap, which carry absolute addresses, add the scheme and host asked
+query, or the path alone for a view that reads no query (so that no one can make it render a PDF
+again by adding ?x=1, ?x=2, ...); the feed and the sitemap, which carry absolute addresses, add the scheme and host asked
 for. A response that varies on request headers is kept under a second key made with their
 values (see variant_key). The tokens of a document's pages are the site's and the document's;
 those of the other pages, the site's and the listings'.
@@ -20,17 +21,19 @@ from ...models import MalformedReference, normalise_reference
 from .tokens import LISTINGS_TOKEN, SITE_TOKEN, document_token
 
 
-def cached_page(view=None, *, per_host=False):
+def cached_page(view=None, *, per_host=False, reads_query=True):
     """Mark a public view whose pages PageCacheMiddleware keeps and serves; per_host for pages
-    that carry absolute addresses."""
+    that carry absolute addresses; reads_query=False for a view whose page is the same whatever
+    the query string."""
     if view is None:
-        return functools.partial(cached_page, per_host=per_host)
+        return functools.partial(cached_page, per_host=per_host, reads_query=reads_query)
 
     @functools.wraps(view)
     def public_page(request, *args, **kwargs):
         return view(request, *args, **kwargs)
 
     public_page.cached_page = "per host" if per_host else "per path"
+    public_page.reads_query = reads_query
     return public_page
 
 
@@ -41,8 +44,9 @@ def page_key(request):
     found = _page(get_urlconf() or settings.ROOT_URLCONF, request.path_info)
     if found is None:
         return None
-    token_names, per_host = found
-    parts = [datetime.date.today().isoformat(), request.get_full_path()]
+    token_names, per_host, reads_query = found
+    path = request.get_full_path() if reads_query else request.path
+    parts = [datetime.date.today().isoformat(), path]
     if per_host:
         parts += [request.scheme, request.get_host()]
     return _hashed("page:v4", parts), token_names
@@ -68,8 +72,8 @@ def _hashed(prefix, parts):
 
 @functools.lru_cache(maxsize=20_000)
 def _page(urlconf, path):
-    """(token names, per host) of the cached page at a path, or None: each path is resolved
-    once."""
+    """(token names, per host, reads the query) of the cached page at a path, or None: each
+    path is resolved once."""
     try:
         match = resolve(path, urlconf)
     except Resolver404:
@@ -77,10 +81,11 @@ def _page(urlconf, path):
     kind = getattr(match.func, "cached_page", None)
     if kind is None:
         return None
+    per_host, reads_query = kind == "per host", match.func.reads_query
     try:
         reference = normalise_reference(match.kwargs["reference"])
     except KeyError:
-        return (SITE_TOKEN, LISTINGS_TOKEN), kind == "per host"
+        return (SITE_TOKEN, LISTINGS_TOKEN), per_host, reads_query
     except MalformedReference:
         return None
-    return (SITE_TOKEN, document_token(reference)), kind == "per host"
+    return (SITE_TOKEN, document_token(reference)), per_host, reads_query
