@@ -72,6 +72,19 @@ def test_the_sitemap_lists_every_public_page(client):
         assert client.get(path).status_code == 200, path
 
 
+def test_the_sitemap_reads_the_history_once_for_all_its_sections(
+    client, settings, django_assert_max_num_queries
+):
+    settings.GUIDANCE_PAGE_CACHE = False
+    for number in range(5):
+        make_document(f"HTG50{number}", chapters=2)
+    # The eight history tables' last changes, then each section's pages: five sections.
+    with django_assert_max_num_queries(8 + 5 * 2):
+        response = client.get("/sitemap.xml")
+    assert response.status_code == 200
+    assert "/guidance/htg504/chapter/2-chapter-2/" in response.content.decode()
+
+
 def test_each_page_is_dated_by_the_last_change_that_altered_it(client, monkeypatch, as_editor):
     document = make_document("HTG501", chapters=3)
     # Recorded times only move forward along the chain: the later change is the one moved.

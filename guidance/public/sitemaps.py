@@ -3,9 +3,12 @@
 A page's date is when the registry last recorded a change to a row the page shows (the history
 of the document, its chapters, the blocks shown, update information, endorsements and
 relations), so a migration or a minor update dates the pages it changed, and nothing else.
+Those dates are read from the history tables once per request, for every section together:
+each read scans a table of up to millions of rows.
 """
 
 from django.contrib.sitemaps import Sitemap
+from django.contrib.sitemaps.views import sitemap
 from django.db.models import Max
 from django.urls import reverse
 
@@ -60,14 +63,20 @@ def _latest(*times):
     return max((t for t in times if t is not None), default=None)
 
 
-class DocumentSitemap(Sitemap):
+class DatedSitemap(Sitemap):
+    """A section of the sitemap, dated by the LastChanges it shares with the others."""
+
+    def __init__(self, changes):
+        self.changes = changes
+
+
+class DocumentSitemap(DatedSitemap):
     """One kind of page of every public document (stubs have none of their own)."""
 
     def documents(self):
         return Guidance.objects.published().documents()
 
     def items(self):
-        self.changes = LastChanges()
         return list(self.documents().order_by("reference").prefetch_related("chapters"))
 
     def lastmod(self, guidance):
@@ -111,9 +120,8 @@ class UpdateInformationSitemap(DocumentSitemap):
         return reverse("guidance:chapter", args=[guidance.reference.lower(), "update-information"])
 
 
-class ChapterSitemap(Sitemap):
+class ChapterSitemap(DatedSitemap):
     def items(self):
-        self.changes = LastChanges()
         return list(
             Chapter.objects.filter(
                 guidance__status=GuidanceStatus.PUBLISHED, guidance__is_stub=False
@@ -133,3 +141,8 @@ SITEMAPS = {
     "whole": WholeDocumentSitemap,
     "history": HistorySitemap,
 }
+
+
+def sitemap_xml(request):
+    changes = LastChanges()
+    return sitemap(request, {name: section(changes) for name, section in SITEMAPS.items()})

@@ -1,10 +1,8 @@
-from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import feeds, views
+from . import feeds, sitemaps, views
 from .page_cache import cached_page
-from .sitemaps import SITEMAPS
 
 app_name = "guidance"
 
@@ -20,8 +18,7 @@ urlpatterns = [
     path("print.css", views.print_stylesheet, name="print-css"),
     path(
         "sitemap.xml",
-        cached_page(sitemap, per_host=True),
-        {"sitemaps": SITEMAPS},
+        cached_page(sitemaps.sitemap_xml, per_host=True),
         name="sitemap",
     ),
 ]
