@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from guidance.editorial.services import migrate_guidance
 from guidance.models import Block, GuidanceStatus
+from guidance.public import sitemaps
 from tests.factories import make_document, make_guidance, make_update_entry
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -38,9 +39,13 @@ def test_the_atom_feed_lists_publications_and_updates_newest_first(client):
 
 
 def sitemap(client):
-    """{path: lastmod} of the sitemap."""
-    body = client.get("/sitemap.xml").content.decode()
-    return dict(re.findall(r"<loc>http://testserver([^<]+)</loc><lastmod>([^<]+)</lastmod>", body))
+    """{path: lastmod} of every section the sitemap's index names."""
+    index = client.get("/sitemap.xml").content.decode()
+    pages = {}
+    for section in re.findall(r"<loc>http://testserver([^<]+)</loc>", index):
+        body = client.get(section).content.decode()
+        pages |= re.findall(r"<loc>http://testserver([^<]+)</loc><lastmod>([^<]+)</lastmod>", body)
+    return pages
 
 
 def test_the_sitemap_lists_every_public_page(client):
@@ -72,15 +77,29 @@ def test_the_sitemap_lists_every_public_page(client):
         assert client.get(path).status_code == 200, path
 
 
-def test_the_sitemap_reads_the_history_once_for_all_its_sections(
+def test_the_sitemap_is_an_index_of_sections_served_in_pages(client, settings, monkeypatch):
+    settings.GUIDANCE_PAGE_CACHE = False
+    monkeypatch.setattr(sitemaps.DatedSitemap, "limit", 3)
+    for number in range(5):
+        make_document(f"HTG50{number}", chapters=2)
+    index = client.get("/sitemap.xml")
+    assert index.status_code == 200
+    sections = re.findall(r"<loc>http://testserver([^<]+)</loc>", index.content.decode())
+    assert "/sitemap-chapters.xml?p=4" in sections  # ten chapters, three to a page
+    assert client.get("/sitemap-chapters.xml?p=5").status_code == 404
+    assert client.get("/sitemap-nothing.xml").status_code == 404
+    assert len(sitemap(client)) == 5 * 2 + 5 + 5 + 5  # chapters, overviews, whole, history
+
+
+def test_a_page_of_the_sitemap_reads_only_the_history_it_shows(
     client, settings, django_assert_max_num_queries
 ):
     settings.GUIDANCE_PAGE_CACHE = False
     for number in range(5):
         make_document(f"HTG50{number}", chapters=2)
-    # The eight history tables' last changes, then each section's pages: five sections.
-    with django_assert_max_num_queries(8 + 5 * 2):
-        response = client.get("/sitemap.xml")
+    # The history of the document's rows (six tables), its pages' blocks, and the pages.
+    with django_assert_max_num_queries(6 + 1 + 2):
+        response = client.get("/sitemap-chapters.xml")
     assert response.status_code == 200
     assert "/guidance/htg504/chapter/2-chapter-2/" in response.content.decode()
 

@@ -3,12 +3,16 @@
 A page's date is when the registry last recorded a change to a row the page shows (the history
 of the document, its chapters, the blocks shown, update information, endorsements and
 relations), so a migration or a minor update dates the pages it changed, and nothing else.
-Those dates are read from the history tables once per request, for every section together:
-each read scans a table of up to millions of rows.
+/sitemap.xml is an index of the sections (overviews, chapters, ...), each served in pages of
+at most SITEMAP_PAGE_SIZE addresses: 10,000 documents make some 70,000 addresses, more than the
+50,000 one sitemap may hold, and more than one request could render in time. The dates a page
+needs are read from the history tables once per request, when first asked for.
 """
 
+import functools
+
 from django.contrib.sitemaps import Sitemap
-from django.contrib.sitemaps.views import sitemap
+from django.contrib.sitemaps.views import index, sitemap
 from django.db.models import Max
 from django.urls import reverse
 
@@ -32,7 +36,9 @@ def _last_changes(model, key):
 class LastChanges:
     """When the rows each page shows last changed, read once per sitemap."""
 
-    def __init__(self):
+    @functools.cached_property
+    def document(self):
+        """{guidance id: last change} of what every page of a document shows."""
         by_document = [
             _last_changes(Guidance, "id"),
             _last_changes(Chapter, "guidance_id"),
@@ -41,12 +47,19 @@ class LastChanges:
             _last_changes(Relation, "source_id"),
             _last_changes(Relation, "target_id"),
         ]
-        self.document = {}
+        document = {}
         for changes in by_document:
             for guidance_id, when in changes.items():
-                self.document[guidance_id] = max(when, self.document.get(guidance_id, when))
-        self.blocks_of_chapter = _last_changes(Block, "chapter_id")
-        self.blocks_of_document = _last_changes(Block, "guidance_id")
+                document[guidance_id] = max(when, document.get(guidance_id, when))
+        return document
+
+    @functools.cached_property
+    def blocks_of_chapter(self):
+        return _last_changes(Block, "chapter_id")
+
+    @functools.cached_property
+    def blocks_of_document(self):
+        return _last_changes(Block, "guidance_id")
 
     def of_document(self, guidance):
         """The header, notices, navigation and history every page of a document shows."""
@@ -63,11 +76,20 @@ def _latest(*times):
     return max((t for t in times if t is not None), default=None)
 
 
+SITEMAP_PAGE_SIZE = 10_000
+
+
 class DatedSitemap(Sitemap):
     """A section of the sitemap, dated by the LastChanges it shares with the others."""
 
+    limit = SITEMAP_PAGE_SIZE
+
     def __init__(self, changes):
         self.changes = changes
+
+    def get_latest_lastmod(self):
+        # The index names each section without a date: dating it would read every page's.
+        return None
 
 
 class DocumentSitemap(DatedSitemap):
@@ -77,7 +99,8 @@ class DocumentSitemap(DatedSitemap):
         return Guidance.objects.published().documents()
 
     def items(self):
-        return list(self.documents().order_by("reference").prefetch_related("chapters"))
+        # A queryset: the index counts it, and each page reads only its own slice.
+        return self.documents().order_by("reference").prefetch_related("chapters")
 
     def lastmod(self, guidance):
         return self.changes.of_document(guidance)
@@ -122,7 +145,7 @@ class UpdateInformationSitemap(DocumentSitemap):
 
 class ChapterSitemap(DatedSitemap):
     def items(self):
-        return list(
+        return (
             Chapter.objects.filter(
                 guidance__status=GuidanceStatus.PUBLISHED, guidance__is_stub=False
             )
@@ -143,6 +166,14 @@ SITEMAPS = {
 }
 
 
-def sitemap_xml(request):
+def sections():
     changes = LastChanges()
-    return sitemap(request, {name: section(changes) for name, section in SITEMAPS.items()})
+    return {name: section(changes) for name, section in SITEMAPS.items()}
+
+
+def sitemap_index(request):
+    return index(request, sections(), sitemap_url_name="guidance:sitemap-section")
+
+
+def sitemap_section(request, section):
+    return sitemap(request, sections(), section=section)

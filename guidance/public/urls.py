@@ -16,9 +16,10 @@ urlpatterns = [
     path("guidance/<str:reference>/whole/", views.whole_document, name="whole"),
     path("guidance/<str:reference>/pdf/", views.guidance_pdf, name="pdf"),
     path("print.css", views.print_stylesheet, name="print-css"),
+    path("sitemap.xml", cached_page(sitemaps.sitemap_index, per_host=True), name="sitemap"),
     path(
-        "sitemap.xml",
-        cached_page(sitemaps.sitemap_xml, per_host=True),
-        name="sitemap",
+        "sitemap-<slug:section>.xml",
+        cached_page(sitemaps.sitemap_section, per_host=True),
+        name="sitemap-section",
     ),
 ]
