@@ -98,7 +98,7 @@ def site_urls(patterns=None, prefix="/"):
 
 def filled(route, guidance, value=None):
     """The route with real values, or with value in every parameter."""
-    real = {"reference": "htg501", "slug": guidance.chapters.first().slug}
+    real = {"reference": "htg501", "slug": guidance.chapters.first().slug, "section": "chapters"}
     return re.sub(
         r"<(?:\w+:)?(\w+)>", lambda m: value if value is not None else real[m.group(1)], route
     )
