@@ -99,6 +99,21 @@ def own_folder(prefix):
 
 
 @contextlib.contextmanager
+def running(command, folder, log_name):
+    """Run command in a process group of its own, its output in folder/log_name; stop it and
+    remove its folder on the way out."""
+    with open(folder / log_name, "wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        stop(process)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def varnish(backend_host, backend_port, *, port=None, memory="64m"):
     """Yield the address of a running varnishd in front of the backend, its process group's id
     with it; stop it afterwards. Listens on port, or on a free one."""
@@ -119,17 +134,10 @@ def varnish(backend_host, backend_port, *, port=None, memory="64m"):
         "-s",
         f"malloc,{memory}",
     ]
-    with open(folder / "varnishd.log", "wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
+    with running(command, folder, "varnishd.log") as process:
         wait_until_purging(url, process, folder / "varnishd.log")
         yield url, process.pid
-    finally:
-        stop(process)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_until_purging(url, process, log, timeout=30):
@@ -199,17 +207,10 @@ def nginx(files):
         "-g",
         "daemon off;",
     ]
-    with open(folder / "nginx.log", "wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
+    with running(command, folder, "nginx.log") as process:
         wait_until_serving(url + "/" + next(iter(files)), process, folder / "error.log")
         yield url, process.pid
-    finally:
-        stop(process)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_until_serving(url, process, log, timeout=30):
