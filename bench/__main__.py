@@ -366,7 +366,7 @@ def main():
                 front, environment, targets, kept, arguments.freshness_checks
             )
             result["first_requests"] = first_requests_after_changes(
-                base, environment, arguments, store.work_url, redis_url, front_cache_url
+                base, front, environment, arguments, store.work_url, redis_url, front_cache_url
             )
             result["mixed_load"] = mixed_load_round(
                 base, arguments, store.work_url, redis_url, server_pid
@@ -465,48 +465,54 @@ def front_cache_freshness(front, environment, targets, kept, changes):
 
 
 def first_requests_after_changes(
-    base, environment, arguments, database_url, redis_url, front_cache_url
+    base, front, environment, arguments, database_url, redis_url, front_cache_url
 ):
     """The first request to each of a set of pages just changed, each requested once from
     32 connections: without the background worker (each reader renders the page), then with it
-    (the worker renders the pages again before anyone asks)."""
+    (the worker renders the pages again before anyone asks, and puts them in the front cache),
+    through the front cache as readers come and straight to the application."""
     count = arguments.first_requests
-    log(f"changing {count} documents with no background worker, then asking for each once")
-    changed = task(
-        "change-documents",
-        database_url,
-        redis_url,
-        "--count",
-        str(count),
-        front_cache_url=front_cache_url,
-    )
-    without = first_requests.request_each_once(base, changed["paths"], arguments.connections)
-    with background_worker(environment, OUT / "worker.log"):
-        task("wait-for-worker", database_url, redis_url)
-        log(f"changing {count} more documents with the background worker running")
-        changed = task(
+
+    def change(batch):
+        return task(
             "change-documents",
             database_url,
             redis_url,
             "--count",
             str(count),
             "--skip",
-            str(count),
+            str(batch * count),
             front_cache_url=front_cache_url,
         )
-        rendered = task("wait-for-worker", database_url, redis_url)
-        measured = first_requests.request_each_once(base, changed["paths"], arguments.connections)
+
+    log(f"changing {count} documents with no background worker, then asking for each once")
+    changed = change(0)
+    without = first_requests.request_each_once(base, changed["paths"], arguments.connections)
+    measured = {}
+    with background_worker(environment, OUT / "worker.log"):
+        task("wait-for-worker", database_url, redis_url)
+        for batch, (name, address) in enumerate(
+            (("through_front_cache", front), ("with_background_render", base)), start=1
+        ):
+            log(f"changing {count} more documents with the background worker running")
+            changed = change(batch)
+            rendered = task("wait-for-worker", database_url, redis_url)
+            measured[name] = first_requests.request_each_once(
+                address, changed["paths"], arguments.connections
+            )
+            measured[name]["render_wait_seconds"] = rendered["seconds"]
     # The same pages once more, all of them cache hits: what this client measures of a hit.
     again = first_requests.request_each_once(base, changed["paths"], arguments.connections)
     log(
-        f"first requests after a change: p99 {measured['p99_ms']} ms, without the worker "
-        f"{without['p99_ms']} ms"
+        f"first requests after a change: p99 {measured['through_front_cache']['p99_ms']} ms "
+        f"through the front cache, {measured['with_background_render']['p99_ms']} ms at the "
+        f"application, without the worker {without['p99_ms']} ms"
     )
     return {
         "documents": count,
         "connections": arguments.connections,
         "without_background_render": without,
-        "with_background_render": measured,
+        **measured,
         "requested_again": again,
         "changes_seconds": changed["seconds"],
         "render_wait_seconds": rendered["seconds"],

@@ -137,9 +137,11 @@ def floors(summary, workflows, generation, vendor):
 
 
 def first_request_floor(first):
-    measured = first["with_background_render"]
+    """Judged where readers come in: through the front cache, which the worker fills."""
+    measured = first["through_front_cache"]
     return {
-        "floor": "first request after a change: p99 < 20 ms at 32 connections",
+        "floor": "first request after a change, through the front cache: p99 < 20 ms at "
+        "32 connections",
         "measured": f"{measured['p99_ms']} ms ({measured['requests']} pages, "
         f"{measured['bad_status']} not 200)",
         "met": measured["p99_ms"] < 20 and not measured["bad_status"],
@@ -196,21 +198,27 @@ def first_request_lines(first):
         "",
         "## First request after a change",
         "",
-        f"{first['documents']} documents changed, one change each, then each overview requested "
-        f"once from {first['connections']} connections: first with no background worker (each "
-        "first reader renders the page), then with `db_worker` running, which rendered the "
-        f"pages again in {first['render_wait_seconds']} s after the changes committed. The "
-        "last row requests the same pages once more: what the same client measures of a hit.",
+        f"Each row: {first['documents']} other documents changed, one change each, then each "
+        f"overview requested once from {first['connections']} connections, a new connection "
+        "per request. First with no background worker (each first reader renders the page, "
+        "straight from gunicorn). Then with `db_worker` running, which rendered the pages again "
+        "after the changes committed and asked Varnish for them: requested through Varnish, as "
+        "readers come (the floor), and, for another set of documents, straight from gunicorn. "
+        "The last row requests the last set once more from gunicorn: what the same client "
+        "measures of a hit there.",
         "",
         "| first request after a change | p50 ms | p99 ms | max ms | not 200 |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for name, key in (
-        ("no background worker", "without_background_render"),
-        ("rendered again in the background", "with_background_render"),
-        ("the same pages requested again (hits)", "requested_again"),
+        ("no background worker, gunicorn", "without_background_render"),
+        ("rendered again in the background, through Varnish", "through_front_cache"),
+        ("rendered again in the background, gunicorn", "with_background_render"),
+        ("the same pages requested again (hits), gunicorn", "requested_again"),
     ):
-        entry = first[key]
+        entry = first.get(key)
+        if entry is None:
+            continue
         lines.append(
             f"| {name} | {entry['p50_ms']:.1f} | {entry['p99_ms']:.1f} | {entry['max_ms']:.1f} | "
             f"{entry['bad_status']} |"

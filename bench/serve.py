@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -18,7 +19,8 @@ SECRET_KEY = "benchmark-only-key-" + "b3nch" * 10
 def production_environment(database_url, redis_url, front_cache_url=None):
     """The variables production sets, pointing at the benchmark's copy of the data set; without
     redis_url, pages are cached in the database; with front_cache_url, a commit purges that
-    front cache too."""
+    front cache too, and the background worker puts the pages it renders again in it under the
+    Host the benchmark's readers send."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -37,6 +39,7 @@ def production_environment(database_url, redis_url, front_cache_url=None):
         environment["REDIS_URL"] = redis_url
     if front_cache_url:
         environment["FRONT_CACHE_URL"] = front_cache_url
+        environment["FRONT_CACHE_HOST"] = urllib.parse.urlsplit(front_cache_url).netloc
     return environment
 
 

@@ -182,6 +182,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Front caches (Varnish with config/varnish/guidance.vcl) to purge when a change commits,
 # e.g. "http://127.0.0.1:6081"; none by default.
 FRONT_CACHE_URLS = env_list("FRONT_CACHE_URL", [])
+# The Host readers send through the front cache, which keeps a page per Host: the background
+# worker asks for each page it renders again with it. By default the first of ALLOWED_HOSTS.
+FRONT_CACHE_HOST = os.environ.get("FRONT_CACHE_HOST", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,11 +2,13 @@
 the next request through it, because the commit purges their surrogate keys; nothing private
 is ever kept there."""
 
+import io
 import shutil
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.management import call_command
 
 from bench.frontcache import varnish
 from guidance.history import recording
@@ -31,6 +33,7 @@ def front(live_server, settings):
     address = urlsplit(live_server.url)
     with varnish(address.hostname, address.port) as (url, _):
         settings.FRONT_CACHE_URLS = [url]
+        settings.FRONT_CACHE_HOST = urlsplit(url).netloc  # the Host this test's reader sends
         yield url
 
 
@@ -75,3 +78,23 @@ def test_sign_in_and_the_history_area_are_never_kept_in_the_front_cache(front):
         get(front + path)
         headers, _ = get(front + path)
         assert headers["X-Cache"] == "miss", path
+
+
+def test_after_a_change_the_worker_puts_the_new_pages_in_the_front_cache_before_anyone_asks(front):
+    document = make_document("HTG973", title="Before the worker")
+    pages = [document.get_absolute_url(), document.get_whole_url(), "/guidance/"]
+    pages += [chapter.get_absolute_url() for chapter in document.chapters.all()]
+    for page in pages:
+        get(front + page)
+
+    with recording(reason="Retitled"):
+        document = Guidance.objects.get(pk=document.pk)
+        document.title = "After the worker"
+        document.save()
+    call_command("db_worker", batch=True, stdout=io.StringIO(), stderr=io.StringIO())
+
+    for page in pages:
+        headers, body = get(front + page)
+        assert headers["X-Cache"] == "hit", page  # the first reader is answered by the cache
+        assert "After the worker" in body, page
+        assert "Before the worker" not in body, page

@@ -2,7 +2,8 @@
 
 The task requests each page through the whole application, as a reader would, so the page
 cache keeps exactly what a reader's request would have kept. Pages kept per host (the feed, the
-sitemap) are left to the next reader.
+sitemap) are left to the next reader. Then pages_rendered is sent with the paths, the hook a
+front cache's warmer connects to.
 """
 
 import io
@@ -11,6 +12,7 @@ from wsgiref.util import setup_testing_defaults
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.dispatch import Signal
 from django.tasks import task
 from django.urls import reverse
 
@@ -18,17 +20,21 @@ from ...models import Guidance
 
 logger = logging.getLogger(__name__)
 
+# Sent with paths=, the pages just rendered into the page cache, and host=, the Host they were
+# requested with.
+pages_rendered = Signal()
+
 
 @task
 def render_pages(references):
     """Request the list and every public page of the documents at these references."""
     application = WSGIHandler()
-    rendered = 0
-    for path in page_paths(references):
+    paths = list(page_paths(references))
+    for path in paths:
         response = application(_environ(path), lambda status, headers: None)
         response.close()
-        rendered += 1
-    return rendered
+    pages_rendered.send(sender=render_pages, paths=paths, host=public_host())
+    return len(paths)
 
 
 def page_paths(references):
@@ -43,13 +49,17 @@ def page_paths(references):
             yield chapter.get_absolute_url()
 
 
+def public_host():
+    """The Host readers send: the first of ALLOWED_HOSTS."""
+    return next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h != "*"), "localhost")
+
+
 def _environ(path):
-    """A GET of path as a reader sends it: to an allowed host, over HTTPS when the site is."""
-    host = next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h != "*"), "localhost")
+    """A GET of path as a reader sends it: to the site's host, over HTTPS when the site is."""
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path,
-        "HTTP_HOST": host,
+        "HTTP_HOST": public_host(),
         "wsgi.url_scheme": "https" if settings.SECURE_SSL_REDIRECT else "http",
         "wsgi.input": io.BytesIO(),
     }
