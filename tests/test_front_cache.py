@@ -102,3 +102,24 @@ def test_after_a_change_the_worker_puts_the_new_pages_in_the_front_cache_before_
         headers, body = get(front + page)
         assert "After the worker" in body, page
         assert "Before the worker" not in body, page
+
+
+def test_the_worker_drops_an_old_page_put_back_after_the_commit_purged_it(front, settings):
+    document = make_document("HTG974", title="Before the change")
+    page = front + document.get_absolute_url()
+    get(page)
+    # A reader's request on its way to the application as the change commits can put the old
+    # page back after the commit's purge; here the commit's purge does not reach Varnish at all.
+    settings.FRONT_CACHE_URLS = []
+    with recording(reason="Retitled"):
+        document = Guidance.objects.get(pk=document.pk)
+        document.title = "After the change"
+        document.save()
+    settings.FRONT_CACHE_URLS = [front]
+    assert "Before the change" in get(page)[1]
+
+    call_command("db_worker", batch=True, stdout=io.StringIO(), stderr=io.StringIO())
+
+    headers, body = get(page)
+    assert headers["X-Cache"] == "hit"
+    assert "After the change" in body

@@ -7,9 +7,11 @@ PURGE request carrying them in its xkey header (config/varnish/guidance.vcl answ
 is made before the request that saved the change returns, so the next reader through the front
 cache gets the new page. A front cache that cannot be reached is asked again in the background.
 
-When the background worker has rendered the altered pages again (page_cache.rerender), it asks
-each front cache for them, as a reader would, so that the first reader after a change is
-answered by the front cache instead of waiting for the application.
+When the background worker has rendered the altered pages again (page_cache.rerender), it purges
+the same keys once more and then asks each front cache for the pages, as a reader would, so that
+the first reader after a change is answered by the front cache instead of waiting for the
+application. The second purge drops a page that a reader's request, already on its way to the
+application when the change committed, may have put back as it was before the change.
 """
 
 import datetime
@@ -81,5 +83,7 @@ def warm(paths, host, urls=None):
 
 
 @receiver(pages_rendered)
-def warm_front_cache(sender, paths, host, **kwargs):
+def warm_front_cache(sender, paths, host, keys=(), **kwargs):
+    if keys:
+        purge(keys)
     warm(paths, host)

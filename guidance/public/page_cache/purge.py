@@ -72,4 +72,4 @@ def purge_changed_pages(sender, change_set, **kwargs):
     keys.extend(tokens.document_token(reference) for reference in sorted(references))
     purge(keys)
     if getattr(settings, "GUIDANCE_PAGE_CACHE", True):
-        render_pages.enqueue(sorted(references))
+        render_pages.enqueue(sorted(references), keys)

@@ -2,8 +2,8 @@
 
 The task requests each page through the whole application, as a reader would, so the page
 cache keeps exactly what a reader's request would have kept. Pages kept per host (the feed, the
-sitemap) are left to the next reader. Then pages_rendered is sent with the paths, the hook a
-front cache's warmer connects to.
+sitemap) are left to the next reader. Then pages_rendered is sent with the paths and the
+change's surrogate keys, the hook a front cache connects to.
 """
 
 import io
@@ -20,20 +20,20 @@ from ...models import Guidance
 
 logger = logging.getLogger(__name__)
 
-# Sent with paths=, the pages just rendered into the page cache, and host=, the Host they were
-# requested with.
+# Sent with paths=, the pages just rendered into the page cache, host=, the Host they were
+# requested with, and keys=, the surrogate keys the change purged.
 pages_rendered = Signal()
 
 
 @task
-def render_pages(references):
+def render_pages(references, keys=()):
     """Request the list and every public page of the documents at these references."""
     application = WSGIHandler()
     paths = list(page_paths(references))
     for path in paths:
         response = application(_environ(path), lambda status, headers: None)
         response.close()
-    pages_rendered.send(sender=render_pages, paths=paths, host=public_host())
+    pages_rendered.send(sender=render_pages, paths=paths, host=public_host(), keys=list(keys))
     return len(paths)
 
 
