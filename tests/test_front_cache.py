@@ -2,8 +2,10 @@
 the next request through it, because the commit purges their surrogate keys; nothing private
 is ever kept there."""
 
+import http.server
 import io
 import shutil
+import threading
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -14,6 +16,7 @@ from bench import first_requests
 from bench.frontcache import varnish
 from guidance.history import recording
 from guidance.models import Guidance
+from guidance.public import front_cache
 from tests.factories import make_document
 
 needs_varnish = pytest.mark.skipif(
@@ -123,3 +126,30 @@ def test_the_worker_drops_an_old_page_put_back_after_the_commit_purged_it(front,
     headers, body = get(page)
     assert headers["X-Cache"] == "hit"
     assert "After the change" in body
+
+
+def test_on_an_https_site_the_worker_asks_for_pages_as_readers_come_through_the_proxy(settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.FRONT_CACHE_HOST = "guidance.example.org"
+    asked = []
+
+    class FrontCache(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append((self.path, self.headers["Host"], self.headers["X-Forwarded-Proto"]))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), FrontCache) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        kept = front_cache.warm(["/guidance/htg975/", "/guidance/"], "localhost", urls=[url])
+        server.shutdown()
+
+    assert kept == 2
+    assert asked == [
+        ("/guidance/htg975/", "guidance.example.org", "https"),
+        ("/guidance/", "guidance.example.org", "https"),
+    ]
