@@ -145,6 +145,11 @@ def test_every_admin_url_has_a_row_in_the_matrix():
 
 @pytest.fixture
 def records():
+    return made_records()
+
+
+def made_records():
+    """A record of each kind the admin's URLs name, for url_for()."""
     draft = make_guidance("HTG900", status=GuidanceStatus.DRAFT)
     chapter = make_chapter(draft, blocks=[(Block.Kind.RECOMMENDATION, "1.1", "Use it.")])
     with recording(reason="Test data"):
