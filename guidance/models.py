@@ -5,6 +5,7 @@ ChangeSet (one admin save, one workflow run, one import) that says who and why.
 """
 
 import contextvars
+import functools
 import re
 import uuid
 
@@ -484,42 +485,6 @@ class GuidanceQuerySet(TrackedQuerySet):
             )
         return super().delete()
 
-    def resolve(self, reference):
-        """Return (current, requested): the public record at a reference, and the document it
-        now lives in once migrations are followed. Unknown, malformed or non-public references
-        raise Guidance.DoesNotExist.
-        """
-        try:
-            reference = normalise_reference(reference)
-        except MalformedReference:
-            raise Guidance.DoesNotExist(f"{reference!r} is not a guidance reference.") from None
-        # Most documents have no relations and no endorsements: knowing it saves a query each.
-        public = (
-            self.published()
-            .select_related("programme")
-            .annotate(
-                has_relations=models.Exists(
-                    Relation.objects.filter(
-                        Q(source=models.OuterRef("pk")) | Q(target=models.OuterRef("pk"))
-                    )
-                ),
-                has_endorsements=models.Exists(
-                    Endorsement.objects.filter(guidance=models.OuterRef("pk"))
-                ),
-                has_update_information=models.Exists(
-                    UpdateEntry.objects.filter(guidance=models.OuterRef("pk"))
-                ),
-            )
-        )
-        requested = public.get(reference=reference).with_public_relations()
-        current = requested
-        # Each hop costs a lookup; real chains are one or two long, and a cycle must end.
-        for _hop in range(MAX_MIGRATION_HOPS):
-            if current.migration is None:
-                break
-            current = public.get(pk=current.migration.target_id).with_public_relations()
-        return current, requested
-
     def search(self, text):
         """Documents matching keywords, best first; a reference finds the document now in force.
 
@@ -599,6 +564,51 @@ class DocumentManager(models.Manager.from_queryset(GuidanceQuerySet)):
 
     def get_queryset(self):
         return super().get_queryset().filter(edition_of__isnull=True)
+
+    @functools.cached_property
+    def public_records(self):
+        """The public records, each with what its pages need to know before asking more.
+
+        Most documents have no relations and no endorsements: knowing it saves a query each.
+        Built once per process and cloned by each use, as a class-based view's queryset is:
+        building the query (its three subqueries) cost more than running it.
+        """
+        return (
+            self.published()
+            .select_related("programme")
+            .annotate(
+                has_relations=models.Exists(
+                    Relation.objects.filter(
+                        Q(source=models.OuterRef("pk")) | Q(target=models.OuterRef("pk"))
+                    )
+                ),
+                has_endorsements=models.Exists(
+                    Endorsement.objects.filter(guidance=models.OuterRef("pk"))
+                ),
+                has_update_information=models.Exists(
+                    UpdateEntry.objects.filter(guidance=models.OuterRef("pk"))
+                ),
+            )
+        )
+
+    def resolve(self, reference):
+        """Return (current, requested): the public record at a reference, and the document it
+        now lives in once migrations are followed. Unknown, malformed or non-public references
+        raise Guidance.DoesNotExist.
+        """
+        try:
+            reference = normalise_reference(reference)
+        except MalformedReference:
+            raise Guidance.DoesNotExist(f"{reference!r} is not a guidance reference.") from None
+        public = self.public_records
+        requested = public.get(reference=reference).with_public_relations()
+        current = requested
+        # Each hop costs a lookup; real chains are one or two long, and a cycle must end.
+        for _hop in range(MAX_MIGRATION_HOPS):
+            if current.migration is None:
+                break
+            current = public.get(pk=current.migration.target_id).with_public_relations()
+        return current, requested
 
 
 class ReviewState(models.TextChoices):
