@@ -565,14 +565,17 @@ class DocumentManager(models.Manager.from_queryset(GuidanceQuerySet)):
     def get_queryset(self):
         return super().get_queryset().filter(edition_of__isnull=True)
 
-    @functools.cached_property
     def public_records(self):
         """The public records, each with what its pages need to know before asking more.
 
         Most documents have no relations and no endorsements: knowing it saves a query each.
-        Built once per process and cloned by each use, as a class-based view's queryset is:
-        building the query (its three subqueries) cost more than running it.
         """
+        # Built once per process and cloned for each use, as a class-based view clones its
+        # queryset: building the query (its three subqueries) cost more than running it.
+        return self._public_records.all()
+
+    @functools.cached_property
+    def _public_records(self):
         return (
             self.published()
             .select_related("programme")
@@ -600,7 +603,7 @@ class DocumentManager(models.Manager.from_queryset(GuidanceQuerySet)):
             reference = normalise_reference(reference)
         except MalformedReference:
             raise Guidance.DoesNotExist(f"{reference!r} is not a guidance reference.") from None
-        public = self.public_records
+        public = self.public_records()
         requested = public.get(reference=reference).with_public_relations()
         current = requested
         # Each hop costs a lookup; real chains are one or two long, and a cycle must end.
