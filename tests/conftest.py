@@ -90,3 +90,7 @@ def pytest_configure(config):
     # counts are its page's own. The tests of the cache every process shares
     # (test_page_cache_processes.py) start processes of their own with the production setting.
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Each test client builds the middleware afresh; WhiteNoise would then list every static
+    # file the finders know, each time. Looking a file up when it is asked for, as in
+    # development, costs nothing for the few tests that ask.
+    settings.WHITENOISE_AUTOREFRESH = True
