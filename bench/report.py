@@ -219,9 +219,10 @@ def first_request_lines(first):
         entry = first.get(key)
         if entry is None:
             continue
+        hits = entry["front_cache_hits"] if key == "through_front_cache" else "—"
         lines.append(
             f"| {name} | {entry['p50_ms']:.1f} | {entry['p99_ms']:.1f} | {entry['max_ms']:.1f} | "
-            f"{entry['bad_status']} | {entry.get('front_cache_hits', '—')} |"
+            f"{entry['bad_status']} | {hits} |"
         )
     return lines
 
