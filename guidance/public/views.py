@@ -24,7 +24,7 @@ UPDATE_INFORMATION_SLUG = "update-information"
 
 
 def public_record(reference):
-    """(current, requested) records at a reference, or Http404: see GuidanceQuerySet.resolve."""
+    """(current, requested) records at a reference, or Http404: see DocumentManager.resolve."""
     try:
         return Guidance.objects.resolve(reference)
     except Guidance.DoesNotExist:
