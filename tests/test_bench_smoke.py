@@ -1,6 +1,5 @@
 """The benchmark's data set, made small: shaped like real guidance, with real chained history."""
 
-import argparse
 import io
 import shutil
 import subprocess
@@ -13,12 +12,11 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
 
-from bench import cpu, first_requests, frontcache, mixed
+from bench import cpu, frontcache, mixed
 from bench.database import fingerprint
 from bench.generate import generate, history_row_count
 from bench.load import parse
 from bench.report import mixed_load_floors, never_stale_floor
-from bench.tasks import prepare_mixed
 from guidance import ledger
 from guidance.models import (
     Block,
@@ -30,7 +28,6 @@ from guidance.models import (
     RelationType,
     UpdateEntry,
 )
-from tests.factories import make_document
 
 pytestmark = pytest.mark.django_db
 
@@ -200,24 +197,6 @@ def test_the_bench_says_how_to_install_what_the_front_cache_rounds_need(monkeypa
         frontcache.ensure_installed()
 
 
-@pytest.mark.second_factor
-def test_each_operation_of_the_mixed_load_answers_as_expected(live_server):
-    generate(documents=30, history_rows=3000, log=lambda line: None)
-    prepared = prepare_mixed(argparse.Namespace(clients=1, accounts_per_client=2))
-    pages = {key: value for key, value in prepared.items() if key != "clients"}
-    connection = mixed.Connection(live_server.url, prepared["clients"][0], pages, seed=1)
-
-    assert connection.sign_in()
-    for kind in mixed.MIX:
-        # Twice: a save puts its change back the second time.
-        for _ in range(2):
-            connection.operation(kind)
-
-    output = io.StringIO()
-    call_command("verify_history", stdout=output)
-    assert "no problems found" in output.getvalue()
-
-
 def test_a_connection_puts_a_sign_in_off_when_each_of_its_codes_served_this_step():
     work = {
         "accounts": [{"username": f"editor-{n}", "step": 30} for n in range(2)],
@@ -242,15 +221,3 @@ def test_the_mixed_load_floor_is_met_only_without_errors():
     assert [floor["met"] for floor in mixed_load_floors(round_with(0))] == [True, True]
     assert [floor["met"] for floor in mixed_load_floors(round_with(1))] == [False, True]
     assert [floor["met"] for floor in mixed_load_floors(round_with(0, False))] == [True, False]
-
-
-def test_the_first_requests_round_requests_each_page_once_and_counts_what_was_not_found(
-    live_server,
-):
-    make_document("HTG970")
-    paths = ["/guidance/htg970/", "/guidance/htg970/chapter/1-recommendations/"] * 3
-    paths += ["/guidance/htg971/"]
-    measured = first_requests.request_each_once(live_server.url, paths, connections=4)
-    assert measured["requests"] == 7
-    assert measured["bad_status"] == 1
-    assert 0 < measured["p50_ms"] <= measured["p99_ms"] <= measured["max_ms"]
