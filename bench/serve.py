@@ -25,7 +25,15 @@ def production_environment(database_url, redis_url, front_cache_url=None):
         key: value
         for key, value in os.environ.items()
         if key
-        not in {"DEBUG", "DATABASE_URL", "REDIS_URL", "FRONT_CACHE_URL", "HTTPS", "LOG_LEVEL"}
+        not in {
+            "DEBUG",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "FRONT_CACHE_URL",
+            "FRONT_CACHE_HOST",
+            "HTTPS",
+            "LOG_LEVEL",
+        }
     }
     environment.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
