@@ -66,9 +66,26 @@ def postgres_server_settings():
     }
 
 
-def postgres_url(name):
+@contextlib.contextmanager
+def postgres_database(suffix, template=None):
+    """A database named after the suite's, made afresh (from template, if given), dropped after;
+    yields its name and URL."""
     settings, server = postgres_server_settings()
-    return f"postgres://{settings['USER']}@{settings['HOST']}:{server['port']}/{name}"
+    name = f"{settings['NAME']}_{suffix}"
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield name, f"postgres://{settings['USER']}@{settings['HOST']}:{server['port']}/{name}"
+    finally:
+        with psycopg.connect(**server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate_and_load_samples(database_url):
+    environment = base_environment(database_url)
+    manage(environment, "migrate", "--noinput")
+    manage(environment, "load_samples")
 
 
 @pytest.fixture(scope="module")
@@ -78,22 +95,12 @@ def migrated_database(tmp_path_factory):
     Its name on PostgreSQL, else the path of its SQLite file."""
     if connection.vendor != "postgresql":
         path = tmp_path_factory.mktemp("migrated") / "migrated.sqlite3"
-        environment = base_environment(f"sqlite:///{path}")
-        manage(environment, "migrate", "--noinput")
-        manage(environment, "load_samples")
+        migrate_and_load_samples(f"sqlite:///{path}")
         yield path
         return
-    settings, server = postgres_server_settings()
-    name = f"{settings['NAME']}_processes_template"
-    with psycopg.connect(**server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    environment = base_environment(postgres_url(name))
-    manage(environment, "migrate", "--noinput")
-    manage(environment, "load_samples")
-    yield name
-    with psycopg.connect(**server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("processes_template") as (name, url):
+        migrate_and_load_samples(url)
+        yield name
 
 
 @pytest.fixture
@@ -110,14 +117,8 @@ def database_url(tmp_path, migrated_database):
             source.backup(copy)
         yield f"sqlite:///{path}"
         return
-    settings, server = postgres_server_settings()
-    name = f"{settings['NAME']}_processes"
-    with psycopg.connect(**server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_database}"')
-    yield postgres_url(name)
-    with psycopg.connect(**server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("processes", template=migrated_database) as (_name, url):
+        yield url
 
 
 @pytest.fixture(params=["database cache", "redis"])
