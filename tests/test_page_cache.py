@@ -234,6 +234,15 @@ def test_the_feed_cached_for_one_host_is_not_served_to_another(client):
     assert "http://localhost/" not in other.text
 
 
+def test_the_print_stylesheet_cached_for_one_host_is_not_served_to_another(client):
+    assert "http://localhost" in client.get("/print.css", HTTP_HOST="localhost").text
+
+    other = client.get("/print.css", HTTP_HOST="127.0.0.1")
+
+    assert "http://127.0.0.1" in other.text
+    assert "http://localhost" not in other.text
+
+
 def test_a_public_page_is_marked_for_a_shared_cache_with_its_document_keys(client):
     make_document("HTG501")
     first = client.get("/guidance/htg501/")

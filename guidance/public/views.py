@@ -238,7 +238,7 @@ def site_origin(request):
 
 
 @require_safe
-@cached_page(reads_query=False)
+@cached_page(per_host=True, reads_query=False)
 def print_stylesheet(request):
     """The print stylesheet that needs the site's address: links print with their full address."""
     css = render_to_string("print_links.css", {"origin": site_origin(request)})
@@ -246,7 +246,7 @@ def print_stylesheet(request):
 
 
 @require_safe
-@cached_page(reads_query=False)
+@cached_page(per_host=True, reads_query=False)
 def guidance_pdf(request, reference):
     """The whole document as a PDF; the page cache keeps it until the document changes."""
     record, requested = public_record(reference)
