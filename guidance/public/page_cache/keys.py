@@ -4,9 +4,10 @@ A view marked with cached_page is cached. Its key is made from the date (the 'Yo
 responsibility' wording in force can change at midnight without any edit) and the path with its
 query, or the path alone for a view that reads no query (so that no one can make it render a PDF
 again by adding ?x=1, ?x=2, ...); pages that carry absolute addresses (the feed, the sitemap,
-the PDF and the print stylesheet) add the scheme and host asked for. A response that varies on request headers is kept under a second
-key made with their values (see variant_key). The tokens of a document's pages are the site's and
-the document's; those of the other pages, the site's and the listings'.
+the PDF and the print stylesheet) add the scheme and host asked for. A response that varies on
+request headers is kept under a second key made with their values (see variant_key). The tokens
+of a document's pages are the site's and the document's; those of the other pages, the site's
+and the listings'.
 """
 
 import datetime
