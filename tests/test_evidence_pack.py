@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from guidance import proof
+from guidance.audit import evidence, trail
 from guidance.history import recording
-from guidance.models import Block
-from tests.factories import make_document, make_user
+from guidance.models import Block, Endorsement, RelationType
+from tests.factories import make_document, make_endorsement, make_relation, make_user
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,3 +144,50 @@ def test_a_pack_signed_by_another_key_fails_against_the_published_key(pack_file,
     result = verify_without_a_database(pack_file, "--public-key", str(other))
     assert result.returncode != 0
     assert "not a known key" in result.stdout
+
+
+def reworded_times(guidance, times):
+    for n in range(times):
+        with recording(reason=f"Rewording {n}", guidance=guidance):
+            block = Block.objects.get(guidance=guidance, number="1.1")
+            block.text = f"Wording {n}."
+            block.save()
+
+
+def test_a_pack_reads_history_in_as_many_queries_for_twelve_changes_as_for_two():
+    few, many = make_document("HTG951", chapters=1), make_document("HTG952", chapters=1)
+    reworded_times(few, 2)
+    reworded_times(many, 12)
+    queries = {}
+    for guidance in (few, many):
+        with CaptureQueriesContext(connection) as captured:
+            evidence.build_pack(guidance)
+        queries[guidance.reference] = len(captured)
+    assert queries["HTG952"] == queries["HTG951"]
+
+
+def test_each_change_shows_the_document_as_the_database_rebuilds_it_at_that_moment(as_editor):
+    """What the pack reads once and replays is what as_it_stood reads at each moment, with
+    changes to related documents, endorsements and the programme between the document's own."""
+    guidance = make_document("HTG953", chapters=2)
+    reworded_times(guidance, 2)
+    make_relation(make_document("IPG954", chapters=1), RelationType.MIGRATED_TO, guidance)
+    make_endorsement(guidance)
+    reworded_times(guidance, 1)
+    with as_editor("The programme is renamed"):
+        programme = guidance.programme
+        programme.name = "HealthTech guidance, renamed"
+        programme.save()
+    with as_editor("Endorsed again"):
+        Endorsement.objects.filter(guidance=guidance).delete()
+    reworded_times(guidance, 1)
+
+    pack = zipfile.ZipFile(io.BytesIO(evidence.build_pack(guidance)))
+    changes = evidence.period_changes(guidance)
+    assert len(changes) >= 8
+    for change in changes:
+        folder = f"changes/{change.sequence:08d}"
+        for name, inclusive in (("before", False), ("after", True)):
+            moment = trail.Moment(change.created_at, inclusive=inclusive, change=change)
+            expected = evidence.document_text(trail.as_it_stood(guidance.pk, moment))
+            assert pack.read(f"{folder}/{name}.txt").decode() == expected, (folder, name)

@@ -105,7 +105,19 @@ def build_pack(guidance, start=None, end=None):
     ids = trail.document_family(guidance)
     files = {}
 
-    change_rows, history_rows, timeline = [], {}, []
+    # The rows each change wrote, table by table: one query a table for the whole period.
+    history_rows = {change.id.hex: {} for change in changes}
+    for model, rows in trail.history_of(ids):
+        history = model.history.model
+        written = model.history.filter(
+            rows, change_set__in=period_changes(guidance, start, end).values("pk")
+        )
+        for values in written.values(*ledger.current_fields(history)):
+            tables = history_rows[values["change_set_id"].hex]
+            tables.setdefault(history._meta.db_table, []).append(_plain_row(values))
+
+    change_rows, timeline = [], []
+    replay = trail.Replay()
     for change in changes:
         change_rows.append(
             {
@@ -119,15 +131,10 @@ def build_pack(guidance, start=None, end=None):
                 "effective_at": utc(change.effective_at) if change.effective_at else None,
             }
         )
-        tables = history_rows.setdefault(change.id.hex, {})
-        for model, rows in trail.history_of(ids):
-            history = model.history.model
-            for values in model.history.filter(rows, change_set_id=change.id).values(
-                *ledger.current_fields(history)
-            ):
-                tables.setdefault(history._meta.db_table, []).append(_plain_row(values))
-        before = trail.as_it_stood(guidance.pk, trail.parse_moment(change.id.hex, before=True))
-        after = trail.as_it_stood(guidance.pk, trail.parse_moment(change.id.hex))
+        before = trail.Moment(change.created_at, inclusive=False, change=change)
+        after = trail.Moment(change.created_at, change=change)
+        before = trail.as_it_stood(guidance.pk, before, replay)
+        after = trail.as_it_stood(guidance.pk, after, replay)
         differences = trail.diff(before, after)
         folder = f"changes/{change.sequence:08d}"
         files[f"{folder}/diff.txt"] = diff_text(change, differences)

@@ -6,6 +6,7 @@ its ``history_date``, so a change is either wholly before a moment or wholly aft
 """
 
 import datetime
+import functools
 import uuid
 from dataclasses import dataclass, field
 
@@ -376,6 +377,42 @@ def _state(history, moment):
     return [row.instance for row in latest.values() if row.history_type != "-"]
 
 
+class Replay:
+    """A document's history read once and replayed at each moment asked for.
+
+    An evidence pack rebuilds its document before and after each of its changes: with a
+    replay, each set of rows as_it_stood reads is read once, whole, under the name it is asked
+    by, and each moment takes from it in memory what _state would take from the database.
+    """
+
+    def __init__(self):
+        self.rows = {}
+
+    @functools.cached_property
+    def programmes_now(self):
+        return list(Programme.objects.all())
+
+    def state(self, name, history, moment):
+        if name not in self.rows:
+            self.rows[name] = list(history.order_by("history_date", "history_id"))
+        written = [
+            row
+            for row in self.rows[name]
+            if row.history_date < moment.at or (moment.inclusive and row.history_date == moment.at)
+        ]
+        # As latest_of_each: every row of an id written at its latest time, in _state's order.
+        newest = {row.id: row.history_date for row in written}
+        latest = {row.id: row for row in written if row.history_date == newest[row.id]}
+        return [row.instance for row in latest.values() if row.history_type != "-"]
+
+
+def _read(replay, name, history, moment):
+    """Live-model instances as they stood at the moment, from the replay if there is one."""
+    if replay is None:
+        return _state(history, moment)
+    return replay.state(name, history, moment)
+
+
 @dataclass
 class Snapshot:
     """A document as it stood at a moment, shaped like the live records the pages read."""
@@ -399,23 +436,32 @@ class Snapshot:
         return [e for e in self.update_entries if e.kind == "minor"]
 
 
-def as_it_stood(guidance_id, moment):
+def as_it_stood(guidance_id, moment, replay=None):
     """Rebuild a document, its parts, relations and notices as they were at a moment.
 
-    Returns None if the document did not exist yet (or no longer did).
+    Returns None if the document did not exist yet (or no longer did). A Replay reads each
+    part's history once for many moments.
     """
-    found = _state(Guidance.history.filter(id=guidance_id), moment)
+    found = _read(replay, "document", Guidance.history.filter(id=guidance_id), moment)
     if not found:
         return None
     document = found[0]
     # Programmes loaded before history began are read as they are now.
-    programmes = {p.pk: p for p in Programme.objects.all()}
-    programmes |= {p.pk: p for p in _state(Programme.history.all(), moment)}
-    relations = _state(
-        Relation.history.filter(Q(source_id=guidance_id) | Q(target_id=guidance_id)), moment
+    programmes = {p.pk: p for p in (replay.programmes_now if replay else Programme.objects.all())}
+    programmes |= {p.pk: p for p in _read(replay, "programmes", Programme.history.all(), moment)}
+    relations = _read(
+        replay,
+        "relations",
+        Relation.history.filter(Q(source_id=guidance_id) | Q(target_id=guidance_id)),
+        moment,
     )
-    other_ids = {r.source_id for r in relations} | {r.target_id for r in relations}
-    others = {g.pk: g for g in _state(Guidance.history.filter(id__in=other_ids), moment)}
+    other_ids = sorted({r.source_id for r in relations} | {r.target_id for r in relations})
+    others = {
+        g.pk: g
+        for g in _read(
+            replay, ("others", *other_ids), Guidance.history.filter(id__in=other_ids), moment
+        )
+    }
     others[document.pk] = document
     for record in others.values():
         record.programme = programmes[record.programme_id]
@@ -438,10 +484,12 @@ def as_it_stood(guidance_id, moment):
         record.public_inverse_relations = [r for r in relations if r.target is record]
 
     chapters = sorted(
-        _state(Chapter.history.filter(guidance_id=guidance_id), moment), key=lambda c: c.position
+        _read(replay, "chapters", Chapter.history.filter(guidance_id=guidance_id), moment),
+        key=lambda c: c.position,
     )
     blocks = sorted(
-        _state(Block.history.filter(guidance_id=guidance_id), moment), key=lambda b: b.position
+        _read(replay, "blocks", Block.history.filter(guidance_id=guidance_id), moment),
+        key=lambda b: b.position,
     )
     sections = []
     for chapter in chapters:
@@ -449,11 +497,17 @@ def as_it_stood(guidance_id, moment):
         sections.append((chapter, [b for b in blocks if b.chapter_id == chapter.pk]))
     for block in blocks:
         block.guidance = document
-    endorsements = _state(Endorsement.history.filter(guidance_id=guidance_id), moment)
+    endorsements = _read(
+        replay, "endorsements", Endorsement.history.filter(guidance_id=guidance_id), moment
+    )
+    organisation_ids = sorted({e.organisation_id for e in endorsements})
     organisations = {
         o.pk: o
-        for o in _state(
-            Organisation.history.filter(id__in=[e.organisation_id for e in endorsements]), moment
+        for o in _read(
+            replay,
+            ("organisations", *organisation_ids),
+            Organisation.history.filter(id__in=organisation_ids),
+            moment,
         )
     }
     for endorsement in endorsements:
@@ -461,7 +515,7 @@ def as_it_stood(guidance_id, moment):
         endorsement.guidance = document
     endorsements.sort(key=lambda e: e.organisation.name)
     update_entries = sorted(
-        _state(UpdateEntry.history.filter(guidance_id=guidance_id), moment),
+        _read(replay, "updates", UpdateEntry.history.filter(guidance_id=guidance_id), moment),
         key=lambda e: e.position,
     )
     return Snapshot(
@@ -470,7 +524,7 @@ def as_it_stood(guidance_id, moment):
         sections=sections,
         endorsements=endorsements,
         update_entries=update_entries,
-        responsibility=_responsibility(document.programme_id, moment),
+        responsibility=_responsibility(document.programme_id, moment, replay),
         others=others,
     )
 
@@ -586,8 +640,13 @@ def as_stated(guidance_id, moment):
     return snapshot
 
 
-def _responsibility(programme_id, moment):
-    statements = _state(ResponsibilityStatement.history.filter(programme_id=programme_id), moment)
+def _responsibility(programme_id, moment, replay=None):
+    statements = _read(
+        replay,
+        ("responsibility", programme_id),
+        ResponsibilityStatement.history.filter(programme_id=programme_id),
+        moment,
+    )
     on = timezone.localtime(moment.at).date()
     in_force = [s for s in statements if s.applies_from <= on]
     return max(in_force, key=lambda s: s.applies_from, default=None)
