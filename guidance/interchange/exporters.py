@@ -16,15 +16,16 @@ from ..models import (
     date_json,
 )
 
+# What an export reads of a document beside its programme and relations.
+DOCUMENT_PARTS = ("chapters__blocks", "update_entries", "endorsements__organisation")
+
 
 def load_document(reference):
     """The document with everything an export needs, in a fixed number of queries."""
     return (
         Guidance.objects.select_related("programme")
         .prefetch_related(
-            "chapters__blocks",
-            "update_entries",
-            "endorsements__organisation",
+            *DOCUMENT_PARTS,
             "relations__target__programme",
             "inverse_relations__source__programme",
         )

@@ -4,6 +4,7 @@ Each view is a cached page (see page_cache): its answer is kept and purged with 
 pages, and PublicApiMiddleware adds the rate limit, CORS, ETag and Cache-Control.
 """
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponsePermanentRedirect
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -12,7 +13,7 @@ from rest_framework.decorators import api_view, renderer_classes
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
 
-from ...interchange.exporters import export_json, load_document
+from ...interchange.exporters import DOCUMENT_PARTS, export_json
 from ...models import Guidance, date_json
 from ..forms import SearchForm
 from ..page_cache import cached_page
@@ -46,8 +47,9 @@ def public_document(request, reference):
     if current != requested:
         name = request.resolver_match.view_name
         return None, HttpResponsePermanentRedirect(api_url(request, name, current.reference))
-    # Relations to drafts are not public: keep only those the public pages show.
-    return load_document(current.reference).with_public_relations(), None
+    # resolve() read the relations the public pages show (none to drafts); add the parts.
+    prefetch_related_objects([current], *DOCUMENT_PARTS)
+    return current, None
 
 
 def guidance_summary(request, guidance):
