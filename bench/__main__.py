@@ -368,6 +368,13 @@ def main():
             result["first_requests"] = first_requests_after_changes(
                 base, front, environment, arguments, store.work_url, redis_url, front_cache_url
             )
+            # The same client against the fastest answer there is: nginx serving the overview
+            # as a static file, each request on a new connection as above.
+            result["first_requests"]["static_file"] = first_requests.request_each_once(
+                static,
+                ["/overview"] * arguments.first_requests,
+                arguments.connections,
+            )
             result["mixed_load"] = mixed_load_round(
                 base, arguments, store.work_url, redis_url, server_pid
             )
