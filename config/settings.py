@@ -74,7 +74,7 @@ def env_database(name, default):
     else:
         # Parameters bound by the server, and a statement run five times on a connection
         # prepared there: PostgreSQL then plans a page's queries once per connection instead of
-        # on every request (about 60% of its CPU time on an uncached page, bench/METHOD.md).
+        # on every request (two thirds of its CPU time on an uncached page, bench/METHOD.md).
         # Behind a pooler in transaction mode, set prepare_threshold back to None.
         config["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
     return config

@@ -107,11 +107,10 @@ def build_pack(guidance, start=None, end=None):
 
     # The rows each change wrote, table by table: one query a table for the whole period.
     history_rows = {change.id.hex: {} for change in changes}
+    in_period = period_changes(guidance, start, end).values("pk")
     for model, rows in trail.history_of(ids):
         history = model.history.model
-        written = model.history.filter(
-            rows, change_set__in=period_changes(guidance, start, end).values("pk")
-        )
+        written = model.history.filter(rows, change_set__in=in_period)
         for values in written.values(*ledger.current_fields(history)):
             tables = history_rows[values["change_set_id"].hex]
             tables.setdefault(history._meta.db_table, []).append(_plain_row(values))
@@ -131,10 +130,10 @@ def build_pack(guidance, start=None, end=None):
                 "effective_at": utc(change.effective_at) if change.effective_at else None,
             }
         )
-        before = trail.Moment(change.created_at, inclusive=False, change=change)
-        after = trail.Moment(change.created_at, change=change)
-        before = trail.as_it_stood(guidance.pk, before, replay)
-        after = trail.as_it_stood(guidance.pk, after, replay)
+        just_before = trail.Moment(change.created_at, inclusive=False, change=change)
+        just_after = trail.Moment(change.created_at, change=change)
+        before = trail.as_it_stood(guidance.pk, just_before, replay)
+        after = trail.as_it_stood(guidance.pk, just_after, replay)
         differences = trail.diff(before, after)
         folder = f"changes/{change.sequence:08d}"
         files[f"{folder}/diff.txt"] = diff_text(change, differences)
