@@ -107,7 +107,7 @@ def guidance_list(request):
     return Response(page.data([guidance_summary(request, g) for g in page.items]))
 
 
-@cached_page
+@cached_page(reads_query=False)
 @extend_schema(
     operation_id="guidance_detail",
     summary="One guidance in the JSON contract",
@@ -136,35 +136,35 @@ def part_schema(operation_id, summary, component):
     )
 
 
-@cached_page
+@cached_page(reads_query=False)
 @part_schema("guidance_chapters", "A guidance's chapters, with their paragraphs", "Chapters")
 @api_view(["GET", "HEAD"])
 def guidance_chapters(request, reference):
     return document_part(request, reference, "chapters")
 
 
-@cached_page
+@cached_page(reads_query=False)
 @part_schema("guidance_recommendations", "A guidance's recommendations", "Recommendations")
 @api_view(["GET", "HEAD"])
 def guidance_recommendations(request, reference):
     return document_part(request, reference, "recommendations")
 
 
-@cached_page
+@cached_page(reads_query=False)
 @part_schema("guidance_relations", "What a guidance replaces, is replaced by…", "Relations")
 @api_view(["GET", "HEAD"])
 def guidance_relations(request, reference):
     return document_part(request, reference, "relations")
 
 
-@cached_page
+@cached_page(reads_query=False)
 @part_schema("guidance_update_information", "A guidance's update information", "UpdateInformation")
 @api_view(["GET", "HEAD"])
 def guidance_update_information(request, reference):
     return document_part(request, reference, "update_information")
 
 
-@cached_page
+@cached_page(reads_query=False)
 @extend_schema(
     operation_id="guidance_history",
     summary="A guidance's public history",
@@ -181,7 +181,7 @@ def guidance_history(request, reference):
     )
 
 
-@cached_page
+@cached_page(reads_query=False)
 @extend_schema(
     operation_id="guidance_fhir",
     summary="A guidance as a FHIR R5 document Bundle",
