@@ -171,3 +171,24 @@ def test_a_cached_timeline_is_still_refused_to_those_without_the_auditor_role(cl
     assert client.get(path).status_code == 403
     client.logout()
     assert client.get(path).status_code == 302
+
+
+def test_only_the_page_number_makes_a_cached_timeline_render_again(
+    client, django_assert_max_num_queries
+):
+    document = make_document("HTG608", chapters=1, recommendations=1)
+    for n in range(30):
+        with recording(reason=f"Edit {n}"):
+            document.title = f"Title {n}"
+            document.save()
+    path = reverse("audit:timeline", args=["htg608"])
+    client.force_login(make_auditor())
+    first = client.get(path).content
+    second = client.get(path, {"page": 2}).content
+    assert second != first
+    for query in ({"x": "1"}, {"utm_source": "mail", "from": "9999-12-31"}):
+        # A hit asks only who the reader is and the latest verdict; a render asks over 20.
+        with django_assert_max_num_queries(6):
+            assert client.get(path, query).content == first
+        with django_assert_max_num_queries(6):
+            assert client.get(path, {"page": 2, **query}).content == second

@@ -3,7 +3,7 @@
 import csv
 import functools
 import hashlib
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from axes.models import AccessFailureLog
 from django.conf import settings
@@ -59,7 +59,7 @@ def auditors_only(view):
     return wrapped
 
 
-def cached_until_next_change(view):
+def cached_until_next_change(view=None, *, reads=None):
     """Serve a rendered history page again until the next change commits.
 
     History is append-only, so a page is wholly determined by its address and the changes
@@ -67,15 +67,24 @@ def cached_until_next_change(view):
     guidance.public.page_cache.purge), so the next request renders afresh, and a hit asks the
     database nothing beyond who the reader is. Every reader with view_audit sees the same
     pages, and the permission check runs first.
+
+    reads names the query parameters a view reads, when it reads only those: the page is kept
+    under them alone, so that other parameters cannot make it render again.
     """
+    if view is None:
+        return functools.partial(cached_until_next_change, reads=reads)
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         if not getattr(settings, "GUIDANCE_PAGE_CACHE", True):
             return view(request, *args, **kwargs)
+        address = request.get_full_path()
+        if reads is not None:
+            read = [(name, value) for name in reads for value in request.GET.getlist(name)]
+            address = f"{request.path}?{urlencode(read)}"
         # The token is read before the page is rendered: a change committed meanwhile moves it,
         # so a page is never kept under a token older than what it shows.
-        path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
+        path = hashlib.sha256(address.encode()).hexdigest()
         # A new verdict (shown on every page) makes the page anew too.
         verdict = request.history_verdict = verification.latest_verdict()
         key = f"audit:v3:{verdict.pk if verdict else 0}:{path}"
@@ -140,7 +149,7 @@ def index(request):
 
 
 @auditors_only
-@cached_until_next_change
+@cached_until_next_change(reads=["page"])
 def timeline(request, reference):
     document = audited_document(reference)
     if document.reference.lower() != reference:
