@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import editions
 from ..history import recording, set_change_guidance
 from ..models import (
+    EDITION_WORKFLOW_FIELDS,
     Block,
     ChangeKind,
     ChangeSet,
@@ -247,17 +248,6 @@ class RelationInline(admin.TabularInline):
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
-REVIEW_FIELDS = (
-    "edition_of",
-    "review_state",
-    "review_note",
-    "review_comment",
-    "submitted_by",
-    "publish_at",
-    "pending_update_text",
-)
-
-
 @admin.register(Guidance)
 class GuidanceAdmin(RecordedChangeAdmin):
     form = forms.GuidanceAdminForm
@@ -323,7 +313,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
         (
             _("Review"),
             {
-                "fields": REVIEW_FIELDS,
+                "fields": EDITION_WORKFLOW_FIELDS,
                 "description": _("Changes through 'Submit for review' and 'Review'."),
             },
         ),
@@ -335,7 +325,7 @@ class GuidanceAdmin(RecordedChangeAdmin):
             "status_explanation",
             "last_updated_on",
             "last_updated_precision",
-            *REVIEW_FIELDS,
+            *EDITION_WORKFLOW_FIELDS,
         )
         if obj is None:
             return fixed
