@@ -9,8 +9,10 @@ in front of their live server, `make bench` in front of its gunicorn.
 """
 
 import contextlib
+import itertools
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +24,7 @@ from pathlib import Path
 from .serve import ROOT, free_port, stop
 
 VCL = ROOT / "config" / "varnish" / "guidance.vcl"
+SERVICE = ROOT / "config" / "varnish" / "varnish.service.conf"
 INSTALL = "apt-get install varnish varnish-modules nginx-light"
 
 
@@ -91,6 +94,17 @@ def configuration(backend_host, backend_port):
     )
 
 
+def production_parameters():
+    """The -p options of varnishd's command line in the shipped service file: the runs here
+    measure Varnish as production runs it."""
+    command = SERVICE.read_text().replace("\\\n", " ").split("ExecStart=")[-1]
+    parameters = []
+    for option, value in itertools.pairwise(shlex.split(command.splitlines()[0])):
+        if option == "-p":
+            parameters += [option, value]
+    return parameters
+
+
 def own_folder(prefix):
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     # Varnish and nginx started as root read their files from unprivileged accounts.
@@ -133,6 +147,7 @@ def varnish(backend_host, backend_port, *, port=None, memory="64m"):
         str(folder / "guidance.vcl"),
         "-s",
         f"malloc,{memory}",
+        *production_parameters(),
     ]
     url = f"http://127.0.0.1:{port}"
     with running(command, folder, "varnishd.log") as process:

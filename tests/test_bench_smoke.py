@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -175,6 +176,17 @@ def test_the_static_ceiling_serves_the_captured_bytes_with_their_content_type():
             with urllib.request.urlopen(f"{url}/{name}", timeout=10) as response:
                 assert response.read() == body
                 assert response.headers["Content-Type"] == content_type
+
+
+@pytest.mark.skipif(shutil.which("varnishd") is None, reason="needs Debian's varnish")
+def test_the_front_cache_runs_with_the_parameters_of_the_shipped_service_file():
+    service = (frontcache.ROOT / "config" / "varnish" / "varnish.service.conf").read_text()
+    assert "-p vsl_mask=-BereqHeader," in service
+
+    with frontcache.varnish("127.0.0.1", 9) as (_, pid):
+        command_line = Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0")
+
+    assert command_line[-2:] == ["-p", service.split("-p ")[-1].strip()]
 
 
 def test_the_never_stale_floor_fails_on_a_stale_answer_or_a_page_the_purge_took_too():

@@ -3,10 +3,11 @@ vcl 4.1;
 # the application purges them by surrogate key (the `xkey` response header) when a change commits;
 # everything else (admin, history area, sign-in) passes straight through.
 #
-#   varnishd -a :80 -f config/varnish/guidance.vcl -s malloc,256m
+#   varnishd -a :80 -f config/varnish/guidance.vcl -s malloc,256m -p vsl_mask=…
 #
-# BACKEND_HOST and BACKEND_PORT are replaced with gunicorn's address when the file is installed
-# (bench/frontcache.py does it for `make bench`).
+# with the parameters of varnish.service.conf beside this file (Debian's service, how to install
+# it and why those parameters). BACKEND_HOST and BACKEND_PORT are replaced with gunicorn's
+# address when the file is installed (bench/frontcache.py does it for `make bench`).
 
 import std;
 import xkey;
