@@ -67,7 +67,41 @@ class Contract:
         jsonschema.Draft202012Validator(
             schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
         ).validate(response.json())
+        # The schema lets the contract gain keys; a key answered must still be documented.
+        # (A FHIR answer's keys are FHIR's: tests/test_api_fhir.py validates it against R5.)
+        undocumented = (
+            [] if "fhir" in media_type else self.undocumented_keys(response.json(), schema)
+        )
+        assert not undocumented, (
+            f"{template} answers keys its schema does not list: {undocumented}; add them to "
+            "COMPONENTS in guidance/public/api/schemas.py"
+        )
         return response
+
+    def undocumented_keys(self, answer, schema, where="answer"):
+        """Where the answer has a key that an object of its schema does not list."""
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            return self.undocumented_keys(answer, self.spec["components"]["schemas"][name], where)
+        for choice in schema.get("oneOf", []):
+            with_components = {**choice, "components": self.spec["components"]}
+            if jsonschema.Draft202012Validator(with_components).is_valid(answer):
+                return self.undocumented_keys(answer, choice, where)
+        if isinstance(answer, list) and "items" in schema:
+            return [
+                key
+                for index, item in enumerate(answer)
+                for key in self.undocumented_keys(item, schema["items"], f"{where}[{index}]")
+            ]
+        if not isinstance(answer, dict) or "properties" not in schema:
+            return []
+        listed = schema["properties"]
+        return [f"{where}.{key}" for key in answer if key not in listed] + [
+            key
+            for name, value in answer.items()
+            if name in listed
+            for key in self.undocumented_keys(value, listed[name], f"{where}.{name}")
+        ]
 
 
 @pytest.fixture

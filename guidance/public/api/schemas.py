@@ -100,6 +100,12 @@ COMPONENTS = {
             "number": OPTIONAL_STRING,
             "text": STRING,
             "title": STRING,
+            "level": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Of a heading, rationale or research recommendation: 1 directly "
+                "under the chapter's heading, 2 under a level 1 heading, and so on.",
+            },
             "bullets": {"type": "array", "items": STRING},
             "category": {"type": "string", "enum": RecommendationCategory.values},
         },
@@ -117,6 +123,14 @@ COMPONENTS = {
             "number": STRING,
             "text": STRING,
             "category": {"enum": [*RecommendationCategory.values, None]},
+        }
+    ),
+    "ResearchRecommendation": obj(
+        {
+            "number": OPTIONAL_STRING,
+            "title": OPTIONAL_STRING,
+            "text": STRING,
+            "chapter": {"type": "string", "description": "The slug of the chapter it is in."},
         }
     ),
     "Relation": obj(
@@ -142,6 +156,7 @@ COMPONENTS = {
     "Guidance": obj(
         {
             "reference": STRING,
+            "number": {"type": "integer", "description": "The number in the reference."},
             "title": OPTIONAL_STRING,
             "summary": OPTIONAL_STRING,
             "programme": ref("Programme"),
@@ -157,10 +172,19 @@ COMPONENTS = {
                 "items": obj({"date": nullable("DateWithPrecision"), "text": STRING}),
             },
             "isbn": OPTIONAL_STRING,
+            "minor_changes_heading": {
+                "type": "string",
+                "description": "The heading of the minor changes in the update information, as "
+                "the document words it.",
+            },
             "url": STRING,
             "former_references": {"type": "array", "items": STRING},
             "relations": {"type": "array", "items": ref("Relation")},
             "recommendations": {"type": "array", "items": ref("Recommendation")},
+            "research_recommendations": {
+                "type": "array",
+                "items": ref("ResearchRecommendation"),
+            },
             "chapters": {"type": "array", "items": ref("Chapter")},
             "update_information": {"type": "array", "items": ref("UpdateEntry")},
             "endorsements": {"type": "array", "items": ref("Endorsement")},
