@@ -331,9 +331,10 @@ def main():
                 "description": f"gunicorn -c config/gunicorn.py, {arguments.workers} sync "
                 "workers, DEBUG=0, WhiteNoise, page cache "
                 + (f"in Redis ({redis_url})" if redis_url else "in the database's cache table"),
-                "front_cache": "varnishd with config/varnish/guidance.vcl (malloc storage) in "
-                "front of it, purged by its commits (FRONT_CACHE_URL); nginx (access log off, "
-                "sendfile) serving the bytes Varnish answered as static files",
+                "front_cache": "varnishd with config/varnish/guidance.vcl (malloc storage, "
+                f"{shlex.join(frontcache.production_parameters())}) in front of it, purged by "
+                "its commits (FRONT_CACHE_URL); nginx (access log off, sendfile) serving the "
+                "bytes Varnish answered as static files",
             }
             # Written first: the view with the overview's records in memory reads them from it.
             script = load.rotation_script(targets["uncached_paths"], OUT, arguments.threads)
