@@ -180,7 +180,7 @@ def test_the_static_ceiling_serves_the_captured_bytes_with_their_content_type():
 
 @pytest.mark.skipif(shutil.which("varnishd") is None, reason="needs Debian's varnish")
 def test_the_front_cache_runs_with_the_parameters_of_the_shipped_service_file():
-    service = (frontcache.ROOT / "config" / "varnish" / "varnish.service.conf").read_text()
+    service = frontcache.SERVICE.read_text()
     assert "-p vsl_mask=-BereqHeader," in service
 
     with frontcache.varnish("127.0.0.1", 9) as (_, pid):
